@@ -1,0 +1,49 @@
+# minigen — set-up and the main commands. Everything installs into ./.venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# Pin BLAS threads so results (and test timings) do not depend on the machine's load.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: demo test test-slow test-gpu test-cudasim bench venv clean
+
+$(VENV)/.stamp-test: setup.py pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.stamp-demo: setup.py pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -e '.[demo]'
+	touch $@
+
+venv: $(VENV)/.stamp-test
+
+## make demo: train the demo models on the offline MNIST subset; writes runs/demo/
+demo: $(VENV)/.stamp-demo
+	$(PY) examples/demo.py --out runs/demo
+
+## make test: the default suite (what CI runs), then the CUDA kernels under Numba's simulator
+test: $(VENV)/.stamp-test
+	$(PY) -m pytest -n 2 -q
+	$(MAKE) test-cudasim
+
+test-cudasim: $(VENV)/.stamp-test
+	@if ls tests/kernels/test_*cudasim*.py >/dev/null 2>&1; then \
+	  NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -m cudasim -p no:cacheprovider tests/kernels; \
+	else echo "no CUDA-simulator tests yet"; fi
+
+test-slow: $(VENV)/.stamp-test
+	$(PY) -m pytest -q -m slow
+
+test-gpu: $(VENV)/.stamp-test
+	$(PY) -m pytest -q -m gpu
+
+bench: $(VENV)/.stamp-test
+	for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,154 @@
+"""Activations and dropout.
+
+| op | y | ∂y/∂x |
+| --- | --- | --- |
+| relu | max(x, 0) | 1[x > 0] |
+| leaky_relu | x if x > 0 else αx | 1 or α |
+| elu | x if x > 0 else α(eˣ − 1) | 1 or y + α |
+| sigmoid | σ(x) = 1/(1 + e⁻ˣ) | y(1 − y) |
+| tanh | tanh x | 1 − y² |
+| softplus | log(1 + eˣ) | σ(x) |
+| log_sigmoid | −softplus(−x) | σ(−x) |
+
+Gradients are written with the output ``y`` (a Tensor) where that is the
+cheapest, and stay differentiable: the second derivative of sigmoid flows
+through ``y``.
+"""
+import numpy as np
+
+from .. import backend
+from .. import random as _random
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor, as_tensor
+from ._util import check_float
+
+
+def _float_tensor(x, op):
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    check_float(x, op)
+    return x
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * Tensor(self.mask.astype(gy.dtype))
+
+
+class LeakyReLU(Function):
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        pos = x > 0
+        self.scale = pos + (~pos) * x.dtype.type(self.slope)
+        return x * self.scale
+
+    def backward(self, gy):
+        return gy * Tensor(self.scale.astype(gy.dtype, copy=False))
+
+
+class ELU(Function):
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        self.pos = x > 0
+        with np.errstate(over="ignore"):
+            neg = x.dtype.type(self.alpha) * xp.expm1(xp.minimum(x, 0))
+        return x * self.pos + neg * (~self.pos)
+
+    def backward(self, gy):
+        pos = Tensor(self.pos.astype(gy.dtype))
+        return gy * (pos + (1 - pos) * (self.output + self.alpha))
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        with np.errstate(over="ignore"):
+            return 1 / (1 + xp.exp(-x))
+
+    def backward(self, gy):
+        y = self.output
+        return gy * y * (1 - y)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (1 - y * y)
+
+
+class Softplus(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).logaddexp(0, x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return gy * sigmoid(self.inputs[0])
+
+
+def relu(x):
+    """max(x, 0)."""
+    return ReLU()(_float_tensor(x, "relu"))
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x for x > 0, negative_slope·x otherwise."""
+    return LeakyReLU(negative_slope)(_float_tensor(x, "leaky_relu"))
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, α(eˣ − 1) otherwise."""
+    return ELU(alpha)(_float_tensor(x, "elu"))
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e⁻ˣ); exactly 0 or 1 far out, never a warning."""
+    return Sigmoid()(_float_tensor(x, "sigmoid"))
+
+
+def tanh(x):
+    return Tanh()(_float_tensor(x, "tanh"))
+
+
+def softplus(x):
+    """log(1 + eˣ), computed as logaddexp(0, x): finite for x = ±1e4."""
+    return Softplus()(_float_tensor(x, "softplus"))
+
+
+def log_sigmoid(x):
+    """log σ(x) = −softplus(−x)."""
+    return -softplus(-_float_tensor(x, "log_sigmoid"))
+
+
+def dropout(x, p=0.5, training=True, rng=None, mask=None):
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1 − p).
+
+    Args:
+        x: input Tensor.
+        p: drop probability in [0, 1).
+        training: when False, return ``x`` unchanged.
+        rng: a :class:`minigen.random.Generator` (the default generator when None).
+        mask: a pre-drawn 0/1 keep-mask array of ``x``'s shape (overrides ``rng``).
+    """
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    x = _float_tensor(x, "dropout")
+    if not training or p == 0:
+        return x
+    if mask is None:
+        rng = rng or _random.default_generator()
+        u = rng.uniform(x.shape, dtype=x.dtype)
+        mask = backend.to_device(u >= p, x.device)
+    mask = mask.data if isinstance(mask, Tensor) else mask
+    if mask.shape != x.shape:
+        raise ValueError(f"dropout: mask shape {mask.shape} differs from input shape {x.shape}")
+    return x * Tensor(mask.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))

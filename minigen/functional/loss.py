@@ -117,19 +117,19 @@ def _labels(labels, n, classes, op):
     return lab
 
 
-def nll_loss(log_probs, labels, reduction="mean"):
+def nll_loss(log_probs, labels, reduction="mean", _op="nll_loss"):
     """−log_probs[n, labels[n]] for log-probabilities of shape (N, C)."""
     log_probs = log_probs if isinstance(log_probs, Tensor) else as_tensor(log_probs)
-    check_float(log_probs, "nll_loss")
+    check_float(log_probs, _op)
     if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: expected (N, C) log-probabilities, got shape {log_probs.shape}")
+        raise ValueError(f"{_op}: expected (N, C) log-probabilities, got shape {log_probs.shape}")
     n, c = log_probs.shape
-    lab = _labels(labels, n, c, "nll_loss")
+    lab = _labels(labels, n, c, _op)
     xp = log_probs.xp
     onehot = xp.zeros((n, c), dtype=log_probs.dtype)
     onehot[xp.arange(n), lab] = 1
     picked = sum(log_probs * Tensor(onehot), 1)
-    return _reduce(-picked, reduction, "nll_loss")
+    return _reduce(-picked, reduction, _op)
 
 
 def cross_entropy(logits, labels, reduction="mean"):
@@ -138,7 +138,9 @@ def cross_entropy(logits, labels, reduction="mean"):
     check_float(logits, "cross_entropy")
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: expected (N, C) logits, got shape {logits.shape}")
-    return nll_loss(log_softmax(logits, axis=1), labels, reduction)
+    n, c = logits.shape
+    _labels(labels, n, c, "cross_entropy")
+    return nll_loss(log_softmax(logits, axis=1), labels, reduction, _op="cross_entropy")
 
 
 def gaussian_kl(mu, logvar, reduction="mean"):

@@ -9,6 +9,8 @@ before exponentiating, so ``[[-1000, 1]]`` and logits of 1e4 stay finite:
     softmax:      gx = y ⊙ (gy − Σ gy ⊙ y)
     log_softmax:  gx = gy − softmax(x) ⊙ Σ gy
 """
+import builtins
+
 import numpy as np
 
 from .. import backend
@@ -59,7 +61,7 @@ def mean(x, axis=None, keepdims=False):
     x, axes = _prep(x, axis, "mean")
     check_float(x, "mean")
     n = _count(x.shape, axes)
-    return Sum(axes, keepdims)(x) * (1.0 / max(n, 1))
+    return Sum(axes, keepdims)(x) * (1.0 / builtins.max(n, 1))
 
 
 def var(x, axis=None, keepdims=False, ddof=0):

@@ -107,7 +107,14 @@ def _walk(roots, root_grads, target_ids, retain_graph, create_graph):
                 gys.append(None if entry is None else entry[1])
             if all(g is None for g in gys):
                 continue
-            gxs = f.backward(*gys) if len(gys) > 1 else f.backward(gys[0])
+            if mode.anomaly:
+                try:
+                    gxs = f.backward(*gys) if len(gys) > 1 else f.backward(gys[0])
+                except AnomalyError as exc:  # an op inside this backward made the NaN: blame the backward
+                    raise AnomalyError(f"backward of {f.name} produced NaN or inf (op created at {f.created_at}); "
+                                       f"inside it: {exc}") from None
+            else:
+                gxs = f.backward(*gys) if len(gys) > 1 else f.backward(gys[0])
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             if len(gxs) != len(f.inputs):

@@ -1,0 +1,157 @@
+"""Autograd overhead, side by side with PyTorch CPU in one process.
+
+1. Per-op overhead on tiny tensors: forward only, and forward + backward.
+2. A 784-400-20-400-784 MLP (ReLU, sigmoid output, BCE) forward + backward at batch 128, float32.
+3. ``import minigen`` time (in a fresh interpreter).
+
+Run single-threaded for a fair comparison:  OMP_NUM_THREADS=1 python bench/overhead.py
+Prints times and the ratio minigen / PyTorch (below 1 means minigen is faster).
+"""
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import minigen
+import minigen.functional as F
+
+try:
+    import torch
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+except ImportError:
+    torch = None
+
+
+def best(fn, repeat=7, number=None):
+    """Best time per call, in seconds."""
+    if number is None:
+        number, t = 1, 0.0
+        while t < 0.05:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            t = time.perf_counter() - t0
+            number *= 2
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return min(times)
+
+
+def row(name, mg, th):
+    if th is None:
+        print(f"{name:42s} minigen {mg * 1e6:9.1f} us")
+    else:
+        print(f"{name:42s} minigen {mg * 1e6:9.1f} us   torch {th * 1e6:9.1f} us   ratio {mg / th:5.2f}")
+    return mg / th if th else None
+
+
+def per_op():
+    a = minigen.tensor(np.ones((4, 4), np.float32), requires_grad=True)
+    b = minigen.tensor(np.ones((4, 4), np.float32), requires_grad=True)
+    ta = torch.ones((4, 4), requires_grad=True) if torch else None
+    tb = torch.ones((4, 4), requires_grad=True) if torch else None
+    ratios = []
+    ops = [("add", lambda x, y: x + y), ("mul", lambda x, y: x * y), ("matmul", lambda x, y: x @ y),
+           ("sigmoid", lambda x, y: F.sigmoid(x) if isinstance(x, minigen.Tensor) else torch.sigmoid(x)),
+           ("sum", lambda x, y: x.sum())]
+    for name, op in ops:
+        with minigen.no_grad():
+            mg = best(lambda: op(a, b))
+        th = None
+        if torch:
+            with torch.no_grad():
+                th = best(lambda: op(ta, tb))
+        ratios.append(row(f"forward, no grad: {name} (4x4)", mg, th))
+        mg = best(lambda: op(a, b))
+        th = best(lambda: op(ta, tb)) if torch else None
+        ratios.append(row(f"forward, graph recorded: {name} (4x4)", mg, th))
+
+        def mg_fb():
+            op(a, b).sum().backward()
+            a.grad = b.grad = None
+
+        def th_fb():
+            op(ta, tb).sum().backward()
+            ta.grad = tb.grad = None
+
+        ratios.append(row(f"forward+backward: {name} (+sum)", best(mg_fb), best(th_fb) if torch else None))
+    return ratios
+
+
+def mlp():
+    rng = np.random.default_rng(0)
+    sizes = [784, 400, 20, 400, 784]
+    Ws = [rng.normal(0, 0.05, (o, i)).astype(np.float32) for i, o in zip(sizes[:-1], sizes[1:])]
+    bs = [np.zeros(o, np.float32) for o in sizes[1:]]
+    x = (rng.uniform(size=(128, 784)) > 0.5).astype(np.float32)
+
+    mW = [minigen.tensor(w, requires_grad=True) for w in Ws]
+    mb = [minigen.tensor(b, requires_grad=True) for b in bs]
+    mx = minigen.tensor(x)
+
+    def mg_step():
+        h = mx
+        for k, (w, b) in enumerate(zip(mW, mb)):
+            h = F.linear(h, w, b)
+            if k < len(mW) - 1:
+                h = F.relu(h)
+        loss = F.binary_cross_entropy_with_logits(h, mx, reduction="sum") * (1.0 / 128)
+        loss.backward()
+        for p in mW + mb:
+            p.grad = None
+        return loss
+
+    th = None
+    if torch:
+        tW = [torch.tensor(w, requires_grad=True) for w in Ws]
+        tb = [torch.tensor(b, requires_grad=True) for b in bs]
+        tx = torch.tensor(x)
+
+        def th_step():
+            h = tx
+            for k, (w, b) in enumerate(zip(tW, tb)):
+                h = torch.nn.functional.linear(h, w, b)
+                if k < len(tW) - 1:
+                    h = torch.relu(h)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(h, tx, reduction="sum") / 128
+            loss.backward()
+            for p in tW + tb:
+                p.grad = None
+        th = best(th_step, repeat=15)
+        assert abs(float(mg_step().item()) - float(torch_loss(tW, tb, tx))) < 1e-2
+    mg = best(mg_step, repeat=15)
+    return row("MLP 784-400-20-400-784, batch 128, fwd+bwd", mg, th)
+
+
+def torch_loss(tW, tb, tx):
+    with torch.no_grad():
+        h = tx
+        for k, (w, b) in enumerate(zip(tW, tb)):
+            h = torch.nn.functional.linear(h, w, b)
+            if k < len(tW) - 1:
+                h = torch.relu(h)
+        return torch.nn.functional.binary_cross_entropy_with_logits(h, tx, reduction="sum") / 128
+
+
+def import_time():
+    code = "import time; t=time.perf_counter(); import minigen; print(time.perf_counter()-t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout)
+             for _ in range(5)]
+    print(f"{'import minigen (best of 5)':42s} {min(times):.3f} s")
+
+
+if __name__ == "__main__":
+    print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'absent'}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    r = per_op()
+    m = mlp()
+    import_time()
+    rs = [x for x in r if x]
+    if rs:
+        print(f"per-op ratio: median {np.median(rs):.2f}, range {min(rs):.2f}-{max(rs):.2f}; MLP ratio {m:.2f}")

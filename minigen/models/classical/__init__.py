@@ -9,5 +9,7 @@ See ``README.md`` beside this file for the papers each one follows.
 """
 from .gmm import GaussianMixture, kmeans_plusplus
 from .pca import PCA, ProbabilisticPCA
+from .topics import LDA, NMF, PLSA, make_synthetic_corpus
 
-__all__ = ["PCA", "ProbabilisticPCA", "GaussianMixture", "kmeans_plusplus"]
+__all__ = ["PCA", "ProbabilisticPCA", "GaussianMixture", "kmeans_plusplus", "NMF", "PLSA", "LDA",
+           "make_synthetic_corpus"]

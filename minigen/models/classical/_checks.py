@@ -40,24 +40,27 @@ def as_float_matrix(X, name, what="X"):
     return X
 
 
-def as_count_matrix(N, name):
-    """Return a bag-of-words matrix (documents x vocabulary) as a non-negative float array.
+def as_count_matrix(N, name, what="counts", allow_empty=False):
+    """Return a non-negative matrix (e.g. documents x vocabulary word counts) as a float array.
 
     Args:
         N: array-like of shape (n_docs, vocab_size) of non-negative counts
             (integers, or non-negative weights such as tf-idf for NMF).
         name: the calling model, for error messages.
+        what: the argument's name in the messages.
+        allow_empty: accept all-zero rows (NMF can fit them; the probabilistic
+            topic models cannot normalise an empty document).
     """
-    N = as_float_matrix(N, name, what="counts")
-    xp = backend.get_array_module(N)
+    N = as_float_matrix(N, name, what=what)
     if bool((N < 0).any()):
         bad = int((N < 0).sum())
-        raise ValueError(f"{name}: counts must be non-negative (a documents x vocabulary matrix of word counts), "
-                         f"got {bad} negative entries (minimum {float(N.min())})")
-    if bool((N.sum(axis=1) == 0).any()):
+        raise ValueError(f"{name}: {what} must be non-negative (e.g. a documents x vocabulary matrix of word "
+                         f"counts), got {bad} negative entries (minimum {float(N.min())})")
+    if not allow_empty and bool((N.sum(axis=1) == 0).any()):
         empty = int((N.sum(axis=1) == 0).sum())
-        raise ValueError(f"{name}: {empty} document(s) have no words (all-zero rows); drop them before fitting")
-    return N if N.dtype == xp.float64 or N.dtype == xp.float32 else N.astype(xp.float64)
+        raise ValueError(f"{name}: {empty} document(s) have no words (all-zero rows of {what}); "
+                         f"drop them before fitting")
+    return N
 
 
 def check_positive_int(value, name, what):

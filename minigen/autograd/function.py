@@ -123,25 +123,38 @@ class Function:
         return type(self).__name__
 
     def __call__(self, *inputs):
-        from .tensor import Tensor, as_tensor
-
-        inputs = tuple(x if isinstance(x, Tensor) else as_tensor(x) for x in inputs)
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = tuple(x if isinstance(x, Tensor) else as_tensor(x) for x in inputs)
+                break
         ys = self.forward(*[x.data for x in inputs])
-        single = not isinstance(ys, tuple)
-        if single:
-            ys = (ys,)
-        record = mode.grad_enabled and any(x.requires_grad for x in inputs)
+        record = False
+        if mode.grad_enabled:
+            for x in inputs:
+                if x.requires_grad:
+                    record = True
+                    break
         if mode.anomaly:
-            self.created_at = _creation_site()
-            for y in ys:
-                if not _all_finite(y):
-                    raise AnomalyError(f"forward of {self.name} produced NaN or inf "
-                                       f"(op created at {self.created_at})")
-        outputs = tuple(Tensor(y, requires_grad=record, _creator=self if record else None) for y in ys)
-        if record:
+            self._check_forward(ys)
+        if type(ys) is not tuple:  # the common case: one output
+            if not record:
+                return Tensor(ys)
+            y = Tensor(ys, True, self)
             self.inputs = inputs
-            self._outputs = tuple(weakref.ref(y) for y in outputs)
-        return outputs[0] if single else outputs
+            self._outputs = (weakref.ref(y),)
+            return y
+        if not record:
+            return tuple(Tensor(y) for y in ys)
+        outputs = tuple(Tensor(y, True, self) for y in ys)
+        self.inputs = inputs
+        self._outputs = tuple(weakref.ref(y) for y in outputs)
+        return outputs
+
+    def _check_forward(self, ys):
+        self.created_at = _creation_site()
+        for y in (ys if type(ys) is tuple else (ys,)):
+            if not _all_finite(y):
+                raise AnomalyError(f"forward of {self.name} produced NaN or inf (op created at {self.created_at})")
 
     # -- helpers for backward ------------------------------------------------
     @property
@@ -157,3 +170,6 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+from .tensor import Tensor, as_tensor  # noqa: E402  (tensor.py needs this module first)

@@ -32,13 +32,15 @@ def _const(x, like):
 class _Binary(Function):
     op = "binary"
 
-    def __call__(self, a, b):
-        try:
-            return Function.__call__(self, a, b)
-        except ValueError as exc:
-            if "broadcast" in str(exc) and "cannot be broadcast together" not in str(exc):
-                raise broadcast_error(self.op, a, b) from None
-            raise
+
+def _apply(cls, a, b):
+    """Run binary op ``cls`` on a pair made by ``pair``; turn NumPy's broadcast error into ours."""
+    try:
+        return cls()(a, b)
+    except ValueError as exc:
+        if "broadcast" in str(exc) and "cannot be broadcast together" not in str(exc):
+            raise broadcast_error(cls.op, a, b) from None
+        raise
 
 
 class Add(_Binary):
@@ -225,22 +227,22 @@ class Minimum(_Binary):
 
 def add(a, b):
     """a + b (broadcasting)."""
-    return Add()(*pair(a, b, "add"))
+    return _apply(Add, *pair(a, b, "add"))
 
 
 def sub(a, b):
     """a − b (broadcasting)."""
-    return Sub()(*pair(a, b, "sub"))
+    return _apply(Sub, *pair(a, b, "sub"))
 
 
 def mul(a, b):
     """a · b elementwise (broadcasting)."""
-    return Mul()(*pair(a, b, "mul"))
+    return _apply(Mul, *pair(a, b, "mul"))
 
 
 def div(a, b):
     """a / b elementwise (broadcasting)."""
-    return Div()(*pair(a, b, "div"))
+    return _apply(Div, *pair(a, b, "div"))
 
 
 def neg(x):
@@ -252,7 +254,7 @@ def pow(a, b):
     """aᵇ. A constant exponent (a Python/NumPy number) uses the cheaper ``PowConst``."""
     if isinstance(a, Tensor) and isinstance(b, (int, float, np.integer, np.floating)):
         return PowConst(float(b) if not float(b).is_integer() else int(b))(a)
-    return Pow()(*pair(a, b, "pow"))
+    return _apply(Pow, *pair(a, b, "pow"))
 
 
 def _unary(cls, x, name, *args):
@@ -299,9 +301,9 @@ def where(cond, a, b):
 
 def maximum(a, b):
     """Elementwise max(a, b)."""
-    return Maximum()(*pair(a, b, "maximum"))
+    return _apply(Maximum, *pair(a, b, "maximum"))
 
 
 def minimum(a, b):
     """Elementwise min(a, b)."""
-    return Minimum()(*pair(a, b, "minimum"))
+    return _apply(Minimum, *pair(a, b, "minimum"))

@@ -1,0 +1,80 @@
+"""The model registry: what ``minigen models`` lists and ``minigen train NAME`` builds.
+
+Each model family registers one :class:`ModelSpec` per command-line name, from
+its own module, with :func:`register`. The registry knows the modules to
+import (``MODEL_MODULES``) and imports them only when asked, so that
+``import minigen`` stays light.
+
+The model protocol (duck-typed, so that energy-based and classical models need
+not be ``nn.Module``\\ s):
+
+- ``train_step(batch) -> dict[str, float]``: one update on a batch (the
+  DataLoader's item: a Tensor, or a tuple ``(images, labels)``); returns named,
+  detached scalar losses/monitors.
+- ``state_dict() -> dict`` / ``load_state_dict(d)``: everything needed to
+  resume bit-identically: parameters, buffers, optimiser moments, random
+  generator states (nested dicts of arrays, numbers and strings).
+- optional ``sample(n) -> ndarray`` in data space (images in [0, 1] of shape
+  ``(n, C, H, W)``, or points ``(n, 2)`` for toy data);
+  optional ``reconstruct(x) -> ndarray``, ``interpolate(n_rows, n_steps) -> ndarray``
+  ``(n_rows, n_steps, C, H, W)``, ``sample_conditional(labels) -> ndarray``,
+  ``report_extras(run_dir) -> list`` of extra report sections, ``end_epoch(epoch)``.
+
+``ModelSpec.build(info, options, rng)`` makes the model, where ``info`` is a
+:class:`DataInfo` (shape of one example, number of classes, the dataset's
+name), ``options`` a dict of the model's options (its ``defaults`` updated by
+the command line) and ``rng`` a :class:`minigen.random.Generator`.
+"""
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Tuple
+
+# Modules that register models when imported. Each model family adds its own line.
+MODEL_MODULES = [
+]
+
+REGISTRY = {}
+
+
+@dataclass
+class DataInfo:
+    name: str                 # dataset name, e.g. "mnist"
+    shape: Tuple[int, ...]    # shape of one example, e.g. (1, 28, 28) or (2,)
+    n_classes: int = 0        # 0 when the data has no labels
+    binary: bool = False      # values are 0/1 (binarised images, bars-and-stripes)
+    modes: Optional[object] = None  # for toy 2-D data: the true mode centres
+    std: Optional[float] = None     # for toy 2-D data: the std of each mode
+
+
+@dataclass
+class ModelSpec:
+    name: str                          # command-line name, e.g. "conv-vae"
+    description: str                   # one line for `minigen models`
+    build: Callable                    # build(info: DataInfo, options: dict, rng) -> model
+    datasets: Tuple[str, ...] = ("mnist",)   # the datasets this model accepts; the first is the default
+    defaults: dict = field(default_factory=dict)  # epochs, batch_size, lr and model options
+    options: Tuple = ()                # extra CLI options: (flag, argparse kwargs) pairs
+    family: str = ""                   # e.g. "autoencoders", "gan", "energy-based", "classical"
+
+
+def register(spec):
+    """Add a model to the registry (each name once)."""
+    if spec.name in REGISTRY and REGISTRY[spec.name].build is not spec.build:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def load_all():
+    """Import every model module so that all models are registered; return the registry."""
+    for mod in MODEL_MODULES:
+        importlib.import_module(mod)
+    return REGISTRY
+
+
+def get(name):
+    """The spec of model ``name``; an unknown name raises a KeyError listing the valid ones."""
+    load_all()
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model {name!r}; valid models: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]

@@ -131,7 +131,9 @@ def _check_noise(op, name, u, shape, like):
     _check_float(op, name, u)
     if u.shape != tuple(shape):
         raise ValueError(f"{op}: {name} must have shape {tuple(shape)}, got {u.shape}")
-    _check_same(op, [("the states", like), (name, u)])
+    if u.dtype != like.dtype or backend.device_of(u) != backend.device_of(like):
+        raise TypeError(f"{op}: {name} is {u.dtype} on {backend.device_of(u)} but the states are {like.dtype} on "
+                        f"{backend.device_of(like)}; draw the noise in the states' dtype and device")
     return backend.get_array_module(like).ascontiguousarray(u)
 
 

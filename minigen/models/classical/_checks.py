@@ -95,9 +95,9 @@ def check_fitted(model, attribute, name):
         raise RuntimeError(f"{name}: the model is not fitted yet; call fit() first")
 
 
-def check_n_features(X, expected, name):
+def check_n_features(X, expected, name, what="X"):
     if X.shape[1] != expected:
-        raise ValueError(f"{name}: X has {X.shape[1]} features but the model was fitted on {expected}")
+        raise ValueError(f"{name}: {what} has {X.shape[1]} features but the model was fitted on {expected}")
 
 
 def numpy_rng(seed):

@@ -83,7 +83,7 @@ class GaussianMixture:
         n_components: K.
         covariance_type: ``"full"`` (K x d x d) or ``"diag"`` (K x d).
         max_iter: maximum EM iterations in :meth:`fit`.
-        tol: stop when the mean log-likelihood improves by less than this.
+        tol: stop when the mean log-likelihood changes by less than this (0: run all ``max_iter``).
         reg_covar: ridge added to every covariance diagonal (>= 0).
         seed: an int, a ``minigen.random.Generator`` or None, for the k-means++ seeding.
 
@@ -207,7 +207,7 @@ class GaussianMixture:
         history = []
         for _ in range(self.max_iter):
             history.append(self.step(X))
-            if len(history) >= 2 and history[-1] - history[-2] < self.tol:
+            if len(history) >= 2 and abs(history[-1] - history[-2]) < self.tol:
                 self.converged_ = True
                 break
         history.append(self.score(X))  # the log-likelihood of the final parameters

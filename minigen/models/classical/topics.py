@@ -103,7 +103,7 @@ class NMF:
     Args:
         n_components: K.
         max_iter: maximum number of (H, W) update pairs.
-        tol: stop when the relative decrease of the loss in one iteration is below this.
+        tol: stop when the loss changes by less than this fraction in one iteration (0: run all ``max_iter``).
         seed: an int, a ``minigen.random.Generator`` or None, for the initialisation
             :math:`W, H \sim \sqrt{\bar V/K}\,|\mathcal N(0,1)|` (scaled so WH ≈ V on average).
 
@@ -158,7 +158,7 @@ class NMF:
             H = self._update_H(V, W, H)
             W = self._update_W(V, W, H)
             history.append(self._loss(V, W, H))
-            if history[-2] - history[-1] <= self.tol * max(history[-2], _tiny(np.float64)):
+            if abs(history[-2] - history[-1]) < self.tol * history[-2]:
                 break
         self.W_, self.components_ = W, H
         self.history_ = history
@@ -174,7 +174,7 @@ class NMF:
         """W for new rows with H fixed (the W update alone, from the same initialisation), shape (n, K)."""
         check_fitted(self, "components_", "NMF.transform")
         V = as_count_matrix(V, "NMF.transform", what="V", allow_empty=True)
-        check_n_features(V, self.n_features_, "NMF.transform")
+        check_n_features(V, self.n_features_, "NMF.transform", what="V")
         W = self._init(V, (V.shape[0], self.n_components), numpy_rng(self.seed))
         for _ in range(check_positive_int(n_iter, "NMF.transform", "n_iter")):
             W = self._update_W(V, W, self.components_)
@@ -223,7 +223,7 @@ class PLSA:
     Args:
         n_topics: K.
         max_iter: maximum EM iterations.
-        tol: stop when the mean log-likelihood per token improves by less than this.
+        tol: stop when the mean log-likelihood per token changes by less than this (0: run all ``max_iter``).
         seed: an int, a ``minigen.random.Generator`` or None; θ and Φ start from
             rows drawn from a flat Dirichlet.
 
@@ -266,7 +266,7 @@ class PLSA:
         for _ in range(self.max_iter):
             Q, loglik = self._ratio(N, theta, phi)
             history.append(loglik)
-            if len(history) >= 2 and history[-1] - history[-2] < self.tol:
+            if len(history) >= 2 and abs(history[-1] - history[-2]) < self.tol:
                 break
             # Both updates use the same E-step (the same Q): one exact EM iteration.
             theta, phi = _normalise_rows(theta * (Q @ phi.T)), _normalise_rows(phi * (theta.T @ Q))
@@ -281,7 +281,7 @@ class PLSA:
         """Fold in new documents: EM on θ with Φ fixed, from uniform θ; returns (D', K)."""
         check_fitted(self, "topic_word_", "PLSA.transform")
         N = as_count_matrix(N, "PLSA.transform")
-        check_n_features(N, self.n_features_, "PLSA.transform")
+        check_n_features(N, self.n_features_, "PLSA.transform", what="counts")
         xp = backend.get_array_module(N)
         theta = xp.full((N.shape[0], self.n_topics), 1.0 / self.n_topics, dtype=N.dtype)
         for _ in range(check_positive_int(n_iter, "PLSA.transform", "n_iter")):

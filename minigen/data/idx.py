@@ -91,7 +91,7 @@ def read_idx(path):
     path = os.fspath(path)
     buf = _read_bytes(path)
     if len(buf) < 4:
-        raise DataFileError(f"{path}: not an IDX file: only {len(buf)} bytes, the header alone is 4+ bytes")
+        raise DataFileError(f"{path}: truncated IDX file: only {len(buf)} bytes, the header alone needs 4 or more")
     zero, code, ndim = struct.unpack(">HBB", buf[:4])
     if zero != 0 or code not in IDX_DTYPES:
         raise DataFileError(f"{path}: not an IDX file: wrong magic number 0x{buf[:4].hex()} "

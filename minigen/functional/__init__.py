@@ -14,3 +14,7 @@ from .activation import relu, leaky_relu, elu, sigmoid, tanh, softplus, log_sigm
 from .linalg import matmul, linear
 from .loss import (mse_loss, l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                    nll_loss, gaussian_kl)
+from .conv import conv2d, conv_transpose2d
+from .pool import max_pool2d, avg_pool2d, upsample_nearest2d
+from .norm import batch_norm, instance_norm, layer_norm
+from .embedding import embedding

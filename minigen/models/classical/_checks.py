@@ -130,3 +130,26 @@ def logsumexp(a, axis):
     m = xp.where(xp.isfinite(m), m, 0.0)
     out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
     return out.squeeze(axis)
+
+
+class StateMixin:
+    """``state_dict()`` / ``load_state_dict(d)`` for the fitted attributes listed in ``_state_keys``.
+
+    The state is a flat dict of arrays, numbers, strings and lists, which is what
+    ``minigen.save`` writes; attributes not fitted yet are stored as None.
+    """
+
+    _state_keys = ()
+
+    def state_dict(self):
+        return {key: getattr(self, key, None) for key in self._state_keys}
+
+    def load_state_dict(self, state):
+        name = f"{type(self).__name__}.load_state_dict"
+        missing = [k for k in self._state_keys if k not in state]
+        unexpected = [k for k in state if k not in self._state_keys]
+        if missing or unexpected:
+            raise KeyError(f"{name}: missing keys {missing}, unexpected keys {unexpected}")
+        for key in self._state_keys:
+            setattr(self, key, state[key])
+        return self

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ... import backend
-from ._checks import (as_float_matrix, check_fitted, check_n_features, check_positive_float, check_positive_int,
+from ._checks import (StateMixin, as_float_matrix, check_fitted, check_n_features, check_positive_float, check_positive_int,
                       logsumexp, numpy_rng)
 
 COVARIANCE_TYPES = ("full", "diag")
@@ -50,7 +50,7 @@ def kmeans_plusplus(X, k, rng=None):
     return np.asarray(idx)
 
 
-class GaussianMixture:
+class GaussianMixture(StateMixin):
     r"""A mixture of K Gaussians, :math:`p(x) = \sum_k \pi_k\,\mathcal N(x \mid \mu_k, \Sigma_k)`, fitted by EM.
 
     **E-step** (responsibilities, computed in the log domain):
@@ -103,6 +103,9 @@ class GaussianMixture:
         >>> bool(np.all(np.diff(gmm.history_) >= -1e-12))
         True
     """
+
+    _state_keys = ("n_components", "covariance_type", "weights_", "means_", "covariances_", "n_features_",
+                   "history_", "converged_", "n_iter_")
 
     def __init__(self, n_components, covariance_type="full", max_iter=100, tol=1e-6, reg_covar=1e-6, seed=None):
         name = "GaussianMixture"

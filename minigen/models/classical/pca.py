@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ... import backend
-from ._checks import (as_float_matrix, check_fitted, check_n_components, check_n_features,
+from ._checks import (StateMixin, as_float_matrix, check_fitted, check_n_components, check_n_features,
                       check_positive_int, numpy_rng)
 
 
@@ -38,7 +38,7 @@ def _flip_signs(V):
     return V * signs[:, None]
 
 
-class PCA:
+class PCA(StateMixin):
     r"""Principal component analysis by the SVD of the centred data.
 
     Two equivalent definitions of the q principal directions (rows of
@@ -80,6 +80,9 @@ class PCA:
         >>> pca.transform(X).shape
         (100, 2)
     """
+
+    _state_keys = ("n_components", "mean_", "components_", "singular_values_", "explained_variance_",
+                   "explained_variance_ratio_", "n_features_")
 
     def __init__(self, n_components):
         self.n_components = check_positive_int(n_components, "PCA", "n_components")
@@ -132,7 +135,7 @@ class PCA:
         return float((R ** 2).sum() / R.shape[0])
 
 
-class ProbabilisticPCA:
+class ProbabilisticPCA(StateMixin):
     r"""Probabilistic PCA, fitted in closed form (Tipping & Bishop 1999).
 
     The model: a q-dimensional latent :math:`z \sim \mathcal N(0, I_q)` and
@@ -189,6 +192,10 @@ class ProbabilisticPCA:
         >>> ppca.sample(4, rng=0).shape
         (4, 5)
     """
+
+    # The running moments are part of the state, so a one-pass fit can resume mid-way.
+    _state_keys = ("n_components", "ddof", "mean_", "components_", "explained_variance_", "noise_variance_", "W_",
+                   "n_features_", "n_samples_", "_n", "_mean", "_scatter")
 
     def __init__(self, n_components, ddof=0):
         self.n_components = check_positive_int(n_components, "ProbabilisticPCA", "n_components")

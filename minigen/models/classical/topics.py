@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ... import backend
-from ._checks import (as_count_matrix, check_fitted, check_n_components, check_n_features, check_positive_float,
+from ._checks import (StateMixin, as_count_matrix, check_fitted, check_n_components, check_n_features, check_positive_float,
                       check_positive_int, numpy_rng)
 
 
@@ -81,7 +81,7 @@ def make_synthetic_corpus(n_docs, n_topics, vocab_size, doc_length, seed=None, d
     return counts.astype(np.int64), topic_word
 
 
-class NMF:
+class NMF(StateMixin):
     r"""Non-negative matrix factorisation :math:`V \approx WH`, by multiplicative updates.
 
     Minimises the squared Frobenius loss :math:`\|V - WH\|_F^2` over
@@ -120,6 +120,8 @@ class NMF:
         >>> bool(nmf.reconstruction_err_ < 0.01 * np.linalg.norm(V)), bool(np.all(np.diff(nmf.history_) <= 0))
         (True, True)
     """
+
+    _state_keys = ("n_components", "W_", "components_", "history_", "reconstruction_err_", "n_features_")
 
     def __init__(self, n_components, max_iter=200, tol=1e-5, seed=None):
         self.n_components = check_positive_int(n_components, "NMF", "n_components")
@@ -171,11 +173,14 @@ class NMF:
         return self.fit(V).W_
 
     def transform(self, V, n_iter=200):
-        """W for new rows with H fixed (the W update alone, from the same initialisation), shape (n, K)."""
+        """W for new rows with H fixed (the W update alone, from a constant start), shape (n, K)."""
         check_fitted(self, "components_", "NMF.transform")
         V = as_count_matrix(V, "NMF.transform", what="V", allow_empty=True)
         check_n_features(V, self.n_features_, "NMF.transform", what="V")
-        W = self._init(V, (V.shape[0], self.n_components), numpy_rng(self.seed))
+        # H is fixed and its rows differ, so a constant start needs no random symmetry breaking
+        # (and makes transform deterministic).
+        xp = backend.get_array_module(V)
+        W = xp.full((V.shape[0], self.n_components), math.sqrt(float(V.mean()) / self.n_components), dtype=V.dtype)
         for _ in range(check_positive_int(n_iter, "NMF.transform", "n_iter")):
             W = self._update_W(V, W, self.components_)
         return W
@@ -199,7 +204,7 @@ def _floor(A):
     return xp.maximum(A, _tiny(A.dtype))
 
 
-class PLSA:
+class PLSA(StateMixin):
     r"""Probabilistic latent semantic analysis, fitted by EM.
 
     Each word token of document d is drawn by picking a topic
@@ -237,6 +242,8 @@ class PLSA:
         >>> bool(np.all(np.diff(plsa.history_) >= -1e-12))
         True
     """
+
+    _state_keys = ("n_topics", "doc_topic_", "topic_word_", "history_", "n_features_")
 
     def __init__(self, n_topics, max_iter=200, tol=1e-7, seed=None):
         self.n_topics = check_positive_int(n_topics, "PLSA", "n_topics")
@@ -358,7 +365,7 @@ def _lgamma(a):
     return np.vectorize(math.lgamma, otypes=[np.float64])(a)
 
 
-class LDA:
+class LDA(StateMixin):
     r"""Latent Dirichlet allocation by collapsed Gibbs sampling (Griffiths & Steyvers 2004).
 
     LDA's generative story: :math:`\phi_k \sim \mathrm{Dir}(\beta)` per topic,
@@ -405,6 +412,8 @@ class LDA:
         >>> lda.topic_word_.shape, bool(np.allclose(lda.topic_word_.sum(axis=1), 1))
         ((2, 8), True)
     """
+
+    _state_keys = ("n_topics", "alpha", "beta", "z_", "ndk_", "nkw_", "topic_word_", "doc_topic_", "history_")
 
     def __init__(self, n_topics, alpha=0.1, beta=0.01, n_iter=200, seed=None, use_numba=None):
         self.n_topics = check_positive_int(n_topics, "LDA", "n_topics")

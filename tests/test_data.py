@@ -135,6 +135,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIGEN_DATA", str(tmp_path / "cache"))
     monkeypatch.delenv("MINIGEN_OFFLINE", raising=False)
     monkeypatch.setattr(mnist_io, "_warned_offline", False)
+    monkeypatch.setattr(mnist_io, "_download_failed", False)
 
     def no_network(url, path, timeout):
         raise AssertionError(f"the test tried the network: {url}")
@@ -230,13 +231,20 @@ def _offline(url, path, timeout):
 
 
 def test_mnist_offline_fallback_warns_once(cache, monkeypatch):
-    monkeypatch.setattr(mnist_io, "_download", _offline)
+    attempts = []
+
+    def offline(url, path, timeout):
+        attempts.append(url)
+        _offline(url, path, timeout)
+    monkeypatch.setattr(mnist_io, "_download", offline)
     with pytest.warns(OfflineDataWarning, match=r"could not download the MNIST files.*offline subset of 5,000"):
         x, y = mnist("train")
     assert x.shape == (4000, 1, 28, 28) and y.shape == (4000,)
-    # Warnings are errors in this suite: a second warning would fail here.
+    assert len(attempts) == len(mnist_io.MIRRORS)  # one file, each mirror once, then give up
+    # Warnings are errors in this suite: a second warning would fail here; nor is the network tried again.
     xt, yt = mnist("test")
     assert xt.shape == (1000, 1, 28, 28)
+    assert len(attempts) == len(mnist_io.MIRRORS)
     assert os.listdir(cache) == []
 
 

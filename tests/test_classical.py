@@ -594,3 +594,52 @@ def test_docstring_examples_and_docs_page_run():
     ns = {}
     for block in blocks:
         exec(compile(block, str(page.name), "exec"), ns)
+
+
+# ----------------------------------------------------------------------- slow
+@pytest.mark.slow
+def test_slow_topic_recovery_on_a_larger_corpus():
+    # 400 documents of 100 tokens, 10 topics of 20 words: ~4,000 tokens per topic, a sampling floor
+    # of TV ≈ ½·Σ sqrt(2p/(πn)) ≈ 0.028, so the same 0.1 threshold is about 3.5 times the floor.
+    counts, topic_word = make_synthetic_corpus(400, 10, 200, 100, seed=3)
+    plsa = PLSA(10, max_iter=500, tol=0.0, seed=0).fit(counts)
+    # A Gibbs chain can sit in a local mode (two planted topics shared out between three sampled ones)
+    # for hundreds of sweeps; as in practice, run a few chains and keep the one with the highest
+    # log P(w | z) over its last sweeps (with these seeds one of the three is stuck, at -3.00 vs -2.86).
+    chains = [LDA(10, n_iter=300, seed=s).fit(counts) for s in range(3)]
+    lda = max(chains, key=lambda m: np.mean(m.history_[-20:]))
+    assert np.all(np.diff(plsa.history_) >= -1e-12)
+    assert topic_tv(plsa.topic_word_, topic_word) < RECOVERY_TV
+    assert topic_tv(lda.topic_word_, topic_word) < RECOVERY_TV
+
+
+@pytest.mark.slow
+def test_slow_gmm_recovers_an_eight_mode_ring():
+    g = np.random.default_rng(0)
+    angles = 2 * np.pi * np.arange(8) / 8
+    means = 4 * np.c_[np.cos(angles), np.sin(angles)]
+    labels = g.integers(8, size=8000)
+    X = means[labels] + 0.3 * g.normal(size=(8000, 2))
+    best = max((GaussianMixture(8, seed=s).fit(X) for s in range(3)), key=lambda m: m.score(X))
+    perm = match(best.means_, means)
+    # ~1,000 points per mode of std 0.3: the standard error of a mean is 0.01; 0.05 is five of those.
+    np.testing.assert_allclose(best.means_[perm], means, atol=0.05)
+    np.testing.assert_allclose(best.covariances_[perm], np.broadcast_to(0.09 * np.eye(2), (8, 2, 2)), atol=0.02)
+
+
+@pytest.mark.slow
+def test_slow_ppca_on_digits_matches_sklearn_and_beats_a_diagonal_gaussian():
+    datasets = pytest.importorskip("sklearn.datasets")
+    X = datasets.load_digits().data
+    train, test = X[:1400], X[1400:]
+    ref = sklearn_decomposition.PCA(20, svd_solver="full").fit(train)
+    ppca = ProbabilisticPCA(20, ddof=1).fit(train)
+    np.testing.assert_allclose(ppca.log_likelihood(test), ref.score(test), rtol=1e-8)
+    # Constant pixels have zero variance; a diagonal Gaussian needs a floor there, PPCA's σ² gives one.
+    var = train.var(0) + ppca.noise_variance_
+    diag = scipy_stats.norm(train.mean(0), np.sqrt(var)).logpdf(test).sum(1).mean()
+    # Per image, PPCA is ahead by ≈ 12.6 nats with these 20 components: the pixel correlations matter.
+    assert ppca.log_likelihood(test) > diag + 5
+    pca = PCA(20).fit(train)
+    np.testing.assert_allclose(pca.reconstruction_error(test),
+                               ((test - ref.inverse_transform(ref.transform(test))) ** 2).sum(1).mean(), rtol=1e-8)

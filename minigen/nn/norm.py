@@ -30,7 +30,6 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..autograd.tensor import Tensor
 from .module import Module, Parameter
 
 
@@ -72,36 +71,23 @@ class _BatchNorm(Module):
     def _check_input(self, x):  # abstract
         raise NotImplementedError(f"{type(self).__name__}._check_input (abstract method)")
 
-    def _affine(self, x):
-        if self.affine:
-            return self.weight, self.bias
-        xp = x.xp
-        return Tensor(xp.ones(self.num_features, x.dtype)), Tensor(xp.zeros(self.num_features, x.dtype))
-
     def forward(self, x):
         self._check_input(x)
-        gamma, beta = self._affine(x)
-        use_batch = self.training or not self.track_running_stats
-        if not use_batch:
-            return F.batch_norm(x, gamma, beta, self.running_mean.data, self.running_var.data, self.eps)
-        axes = (0,) + tuple(range(2, x.ndim))
+        if not self.training and self.track_running_stats:
+            return F.batch_norm(x, self.weight, self.bias, self.running_mean.data, self.running_var.data, self.eps)
         n = x.size // x.shape[1]
         if n <= 1:
             raise ValueError(f"{self._name()}: expected more than 1 value per channel when training, got input of "
                              f"shape {tuple(x.shape)}; use a batch of 2 or more, or call .eval()")
+        y, mean, var = F.batch_norm(x, self.weight, self.bias, None, None, self.eps, return_stats=True)
         if self.training and self.track_running_stats:
-            self._update_running_stats(x.data, axes, n)
-        return F.batch_norm(x, gamma, beta, None, None, self.eps)
-
-    def _update_running_stats(self, a, axes, n):
-        # On raw arrays: the running statistics are not part of the graph.
-        self.num_batches_tracked.data[...] += 1
-        m = self.momentum if self.momentum is not None else 1.0 / int(self.num_batches_tracked.data)
-        mean = a.mean(axis=axes)
-        var = a.var(axis=axes) * (n / (n - 1))
-        rm, rv = self.running_mean.data, self.running_var.data
-        rm[...] = (1 - m) * rm + m * mean.astype(rm.dtype, copy=False)
-        rv[...] = (1 - m) * rv + m * var.astype(rv.dtype, copy=False)
+            # On raw arrays: the running statistics are not part of the graph.
+            self.num_batches_tracked.data[...] += 1
+            m = self.momentum if self.momentum is not None else 1.0 / int(self.num_batches_tracked.data)
+            rm, rv = self.running_mean.data, self.running_var.data
+            rm[...] = (1 - m) * rm + m * mean.astype(rm.dtype, copy=False)
+            rv[...] = (1 - m) * rv + m * (var * (n / (n - 1))).astype(rv.dtype, copy=False)   # unbiased
+        return y
 
     def _name(self):
         return f"{type(self).__name__}({self.num_features})"

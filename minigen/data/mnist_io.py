@@ -43,6 +43,7 @@ import warnings
 
 import numpy as np
 
+from .. import backend
 from .idx import ChecksumError, DataFileError, read_idx
 
 MIRRORS = (
@@ -341,5 +342,7 @@ def mnist(split="train", binarize=None, rng=None, source="auto"):
         if rng is None:
             from .. import random as mrandom
             rng = mrandom.default_generator()
-        images = rng.bernoulli(images)
+        # Drawn on the generator's device (NumPy's and CuPy's streams differ), returned as NumPy.
+        xp = backend.module_for(rng.device)
+        images = backend.as_numpy(rng.bernoulli(xp.asarray(images)))
     return images, labels.copy()

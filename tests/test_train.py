@@ -1,0 +1,252 @@
+"""The Trainer: exact resume, Ctrl-C, run folders, history and report files."""
+import html.parser
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import minigen
+from minigen.data import DataLoader, digits
+from minigen.models import DataInfo
+from minigen.train import Trainer, RunExistsError, CheckpointError, load_checkpoint
+from tests.tiny_model import TinyAE
+
+INFO = DataInfo("digits", (1, 8, 8), 10)
+N, BATCH, EPOCHS = 200, 32, 3          # 7 batches per epoch (the last one of 8), 21 steps
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = digits()
+    return x[:N], y[:N]
+
+
+def make(data, model_seed=1, loader_seed=3):
+    model = TinyAE((1, 8, 8), rng=minigen.random.Generator(model_seed))
+    loader = DataLoader(data, batch_size=BATCH, shuffle=True, seed=loader_seed)
+    return model, loader
+
+
+def run_full(data, out, **kw):
+    minigen.random.seed(12345)
+    model, loader = make(data)
+    Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO, **kw).fit()
+    return model
+
+
+def resume(data, out):
+    # A fresh model and loader with *other* seeds and a scrambled process-wide generator: every
+    # number that matters must come from the checkpoint.
+    minigen.random.seed(999)
+    model, loader = make(data, model_seed=77, loader_seed=88)
+    loader = DataLoader(data, batch_size=BATCH, shuffle=True, seed=88)
+    trainer = Trainer.resume(model, loader, out, progress=False, info=INFO)
+    trainer.fit()
+    return model, trainer
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def assert_same_run(a, b, model_a, model_b):
+    assert read(os.path.join(a, "history.jsonl")) == read(os.path.join(b, "history.jsonl"))
+    for pa, pb in zip(model_a.parameters_numpy(), model_b.parameters_numpy()):
+        assert pa.dtype == pb.dtype and np.array_equal(pa, pb)
+    sa, sb = model_a.opt.state_dict()["state"], model_b.opt.state_dict()["state"]
+    for k in sa:
+        for name, v in sa[k].items():
+            assert np.array_equal(np.asarray(v), np.asarray(sb[k][name])), (k, name)
+    assert model_a.rng.get_state() == model_b.rng.get_state()
+    for e in range(1, EPOCHS + 1):  # the sample grids too: the model's generator was in step
+        name = f"samples_epoch{e:03d}.png"
+        assert read(os.path.join(a, name)) == read(os.path.join(b, name)), name
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("ref") / "run")
+    model = run_full(data, out)
+    return out, model
+
+
+@pytest.mark.parametrize("stop_at", [10, 7])  # mid-epoch, and exactly at the end of epoch 1
+def test_resume_is_bit_identical(data, reference, tmp_path, stop_at):
+    ref_dir, ref_model = reference
+    out = str(tmp_path / "run")
+    minigen.random.seed(12345)
+    model, loader = make(data)
+    first = Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO, max_steps=stop_at)
+    first.fit()
+    assert first.interrupted and first.step == stop_at
+    state = load_checkpoint(out)["trainer"]
+    assert state["step"] == stop_at and state["history_len"] == stop_at and not state["finished"]
+    model2, trainer = resume(data, out)
+    assert trainer.step == 21 and trainer.finished and not trainer.interrupted
+    assert_same_run(ref_dir, out, ref_model, model2)
+    assert load_checkpoint(out)["trainer"]["finished"]
+
+
+def test_keyboard_interrupt_inside_a_step_saves_and_resumes_exactly(data, reference, tmp_path):
+    ref_dir, ref_model = reference
+    out = str(tmp_path / "run")
+    minigen.random.seed(12345)
+    model, loader = make(data)
+    model.fail_at = 9  # Ctrl-C arrives as the 9th step starts
+    trainer = Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO)
+    trainer.fit()
+    assert trainer.interrupted and trainer.step == 8
+    assert os.path.exists(os.path.join(out, "checkpoint.npz"))
+    state = load_checkpoint(out)["trainer"]
+    assert state["step"] == 8 and state["loader"]["epoch"] == 1 and state["loader"]["position"] == 1
+    assert os.path.exists(os.path.join(out, "index.html"))  # the report of what there is so far
+    model2, _ = resume(data, out)
+    assert_same_run(ref_dir, out, ref_model, model2)
+
+
+def test_sigint_finishes_the_step_then_saves(data, reference, tmp_path):
+    ref_dir, ref_model = reference
+    out = str(tmp_path / "run")
+    minigen.random.seed(12345)
+    model, loader = make(data)
+    step = model.train_step
+
+    def step_then_ctrl_c(batch):
+        losses = step(batch)
+        if model.calls == 12:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler only sets a flag: this step completes
+        return losses
+
+    model.train_step = step_then_ctrl_c
+    trainer = Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO)
+    trainer.fit()
+    assert trainer.interrupted and trainer.step == 12
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after fit
+    model2, _ = resume(data, out)
+    assert_same_run(ref_dir, out, ref_model, model2)
+
+
+def test_resume_drops_history_written_after_the_checkpoint(data, reference, tmp_path):
+    ref_dir, ref_model = reference
+    out = str(tmp_path / "run")
+    minigen.random.seed(12345)
+    model, loader = make(data)
+    Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO, max_steps=5).fit()
+    with open(os.path.join(out, "history.jsonl"), "a") as f:  # a killed run logged two more steps
+        f.write('{"epoch": 0, "step": 6, "loss": 1.0}\n{"epoch": 0, "st')
+    model2, _ = resume(data, out)
+    assert_same_run(ref_dir, out, ref_model, model2)
+
+
+def test_periodic_checkpoints_and_longer_resume(data, tmp_path):
+    out = str(tmp_path / "run")
+    model, loader = make(data)
+    trainer = Trainer(model, loader, out, epochs=1, checkpoint_every=3, progress=False, info=INFO)
+    trainer.fit()
+    assert load_checkpoint(out)["trainer"]["step"] == 7
+    model2, loader2 = make(data)
+    more = Trainer.resume(model2, loader2, out, epochs=2, progress=False, info=INFO)
+    more.fit()
+    with open(os.path.join(out, "config.json")) as f:
+        assert more.step == 14 and json.load(f)["epochs"] == 2
+
+
+def test_history_lines_are_json_records(reference):
+    out, _ = reference
+    with open(os.path.join(out, "history.jsonl")) as f:
+        lines = f.read().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 21
+    assert [r["step"] for r in records] == list(range(1, 22))
+    assert [r["epoch"] for r in records] == [0] * 7 + [1] * 7 + [2] * 7
+    assert all(set(r) == {"epoch", "step", "loss", "jitter"} and isinstance(r["loss"], float) for r in records)
+    assert records[-1]["loss"] < records[0]["loss"]  # it learns
+
+
+def test_log_every_averages_steps(data, tmp_path):
+    out = str(tmp_path / "run")
+    model, loader = make(data)
+    every = Trainer(model, loader, out, epochs=1, log_every=3, progress=False, info=INFO)
+    every.fit()
+    assert [r["step"] for r in every.history] == [3, 6]
+    model2, loader2 = make(data)
+    each = Trainer(model2, loader2, str(tmp_path / "each"), epochs=1, progress=False, info=INFO)
+    each.fit()
+    assert every.history[0]["loss"] == pytest.approx(np.mean([r["loss"] for r in each.history[:3]]), rel=1e-12)
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.tags = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+
+def test_report_parses_and_its_images_exist(reference):
+    out, _ = reference
+    parser = _Links()
+    with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+        parser.feed(f.read())
+    parser.close()
+    assert "html" in parser.tags and "table" in parser.tags
+    names = {os.path.basename(s) for s in parser.images}
+    assert {"curves.png", "samples_epoch001.png", "samples_epoch003.png", "reconstructions.png",
+            "interpolations.png"} <= names
+    for src in parser.images:
+        path = os.path.join(out, src)
+        assert os.path.getsize(path) > 100 and read(path)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_existing_run_folder_is_never_overwritten(data, reference):
+    out, _ = reference
+    before = read(os.path.join(out, "history.jsonl"))
+    model, loader = make(data)
+    with pytest.raises(RunExistsError, match="already holds a run; resume it"):
+        Trainer(model, loader, out, epochs=1, progress=False)
+    assert read(os.path.join(out, "history.jsonl")) == before
+
+
+def test_resume_without_checkpoint_is_a_clear_error(data, tmp_path):
+    model, loader = make(data)
+    with pytest.raises(CheckpointError, match="no checkpoint in this run folder"):
+        Trainer.resume(model, loader, str(tmp_path))
+
+
+def test_bad_arguments(data, tmp_path):
+    model, loader = make(data)
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        Trainer(model, loader, str(tmp_path / "a"), epochs=0)
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive int or None, got -1"):
+        Trainer(model, loader, str(tmp_path / "b"), epochs=1, checkpoint_every=-1)
+    with pytest.raises(TypeError, match=r"has no train_step\(\) method"):
+        Trainer(object(), loader, str(tmp_path / "c"), epochs=1)
+
+    class Bad(TinyAE):
+        def train_step(self, batch):
+            return 0.5
+    with pytest.raises(TypeError, match="train_step must return a dict of named scalar losses, got float"):
+        Trainer(Bad((1, 8, 8)), loader, str(tmp_path / "d"), epochs=1, progress=False).fit()
+
+
+def test_progress_without_tqdm_prints_lines(data, tmp_path, capsys, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name == "tqdm":
+            raise ImportError("no tqdm here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    model, loader = make(data)
+    Trainer(model, loader, str(tmp_path / "run"), epochs=1, progress=True, info=INFO,
+            sample_every_epoch=False).fit()
+    err = capsys.readouterr().err
+    assert "epoch 1/1 step 7/7" in err and "loss=" in err and "epoch 1 done in" in err

@@ -204,9 +204,11 @@ def _parse(path):
 def _run_folder(tmp_path):
     run = tmp_path / "run"
     (run / "extra").mkdir(parents=True)
+    (run / "samples").mkdir()
     imgs = np.random.default_rng(4).random((4, 1, 8, 8))
     for name in ("samples_epoch010.png", "samples_epoch002.png", "samples_epoch001.png", "samples_final.png",
-                 "recon.png", "interp_epoch003.png", "weird name.png", "extra/filters.png", "mine.png"):
+                 "recon.png", "interp_epoch003.png", "weird name.png", "extra/filters.png", "mine.png",
+                 "samples/epoch_004.png", "samples/best.png"):
         save_image_grid(imgs, run / name)
     scatter2d(np.zeros((3, 2)), run / "scatter_ring8.png")
     (run / "history.jsonl").write_text("\n".join(json.dumps(r) for r in _history()) + "\n")
@@ -233,13 +235,16 @@ def test_report_is_valid_html_and_every_image_exists(tmp_path):
     # every picture once (caller's sections not repeated), the hidden folder skipped
     assert sorted(srcs) == sorted(["curves.png", "samples_epoch001.png", "samples_epoch002.png",
                                    "samples_epoch010.png", "samples_final.png", "recon.png", "interp_epoch003.png",
-                                   "scatter_ring8.png", "weird name.png", "mine.png", "extra/filters.png"])
-    epochs = [s for s in srcs if "epoch0" in s and s.startswith("samples")]
-    assert epochs == ["samples_epoch001.png", "samples_epoch002.png", "samples_epoch010.png"]
+                                   "scatter_ring8.png", "weird name.png", "mine.png", "extra/filters.png",
+                                   "samples/epoch_004.png", "samples/best.png"])
+    epochs = [s for s in srcs if "epoch" in s and s.startswith("samples")]
+    assert epochs == ["samples_epoch001.png", "samples_epoch002.png", "samples/epoch_004.png",
+                      "samples_epoch010.png"]
     text = " ".join(p.text)
     for needle in ("Demo run", "A VAE & a GAN.", "Configuration", "optim.lr", "0.001", "[0.9, 0.999]",
                    "<b>bold</b>", "Training curves", "Samples per epoch", "Latent interpolations",
-                   "Reconstructions", "2-D samples and true modes", "My section", "x < y", "Last values", "30 records"):
+                   "Reconstructions", "2-D samples and true modes", "My section", "x < y", "Last values", "30 records",
+                   "epoch 1", "epoch 10"):
         assert needle in text, needle
     # small grids are shown enlarged, with their aspect ratio
     first = next(img for img in p.images if img["src"] == "samples_epoch001.png")
@@ -265,7 +270,8 @@ def test_find_pictures_groups_by_pattern(tmp_path):
     run = _run_folder(tmp_path)
     found = find_pictures(run)
     assert found["curves"] == ["curves.png"] and found["interp"] == ["interp_epoch003.png"]
-    assert found["samples"] == ["samples_final.png"]
+    assert found["samples"] == [os.path.join("samples", "best.png"), "samples_final.png"]
+    assert found["epochs"][2] == os.path.join("samples", "epoch_004.png")
     assert set(found["other"]) == {"weird name.png", os.path.join("extra", "filters.png"), "mine.png"}
 
 
@@ -340,6 +346,6 @@ def test_report_images_render_in_headless_chromium(tmp_path):
     match = re.search(r'<pre id="probe">(.*?)</pre>', out.stdout, re.S)
     assert match, out.stdout[-2000:]
     widths = dict(line.rsplit("=", 1) for line in match.group(1).strip().split("\n"))
-    assert len(widths) == 11
+    assert len(widths) == 13
     for src, width in widths.items():
         assert int(width) > 0, f"{src} did not render"

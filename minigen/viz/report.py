@@ -6,14 +6,16 @@ can be moved, zipped or served as it is. It shows, in order:
 1. the title and an optional paragraph of text;
 2. the configuration, as a table (``config`` argument, else ``config.json``);
 3. the last value of every quantity in ``history.jsonl``, when present;
-4. the pictures found in the folder (any depth), grouped by file name:
+4. the pictures found in the folder (any depth; hidden folders skipped),
+   grouped by name:
 
    ========================  =====================================
    pattern                   section
    ========================  =====================================
    ``curves*.png``           Training curves
-   ``samples*epoch<N>*.png`` Samples per epoch (sorted by N)
-   ``samples*.png``          Samples
+   ``samples*epoch<N>*.png`` Samples per epoch (sorted by N); also
+                             ``samples/epoch<N>*.png``
+   ``samples*.png``          Samples (also ``samples/*.png``)
    ``recon*.png``            Reconstructions
    ``interp*.png``           Latent interpolations
    ``scatter*.png``          2-D samples and true modes
@@ -32,13 +34,14 @@ import urllib.parse
 
 from .plots import read_history, _is_number
 
+# Matched against the path relative to the run folder ("/"-separated), first match wins.
 PATTERNS = (
-    ("curves", "Training curves", re.compile(r"^curves.*\.png$", re.I)),
-    ("epochs", "Samples per epoch", re.compile(r"^samples?.*?epoch[_-]?(\d+).*\.png$", re.I)),
-    ("samples", "Samples", re.compile(r"^samples?.*\.png$", re.I)),
-    ("recon", "Reconstructions", re.compile(r"^recon.*\.png$", re.I)),
-    ("interp", "Latent interpolations", re.compile(r"^interp.*\.png$", re.I)),
-    ("scatter", "2-D samples and true modes", re.compile(r"^scatter.*\.png$", re.I)),
+    ("curves", "Training curves", re.compile(r"(?:^|/)curves[^/]*\.png$", re.I)),
+    ("epochs", "Samples per epoch", re.compile(r"(?:^|/)samples?(?:[^/]*?|[^/]*/)epoch[_-]?(\d+)[^/]*\.png$", re.I)),
+    ("samples", "Samples", re.compile(r"(?:^|/)samples?(?:[^/]*|/[^/]*)\.png$", re.I)),
+    ("recon", "Reconstructions", re.compile(r"(?:^|/)recon[^/]*\.png$", re.I)),
+    ("interp", "Latent interpolations", re.compile(r"(?:^|/)interp[^/]*\.png$", re.I)),
+    ("scatter", "2-D samples and true modes", re.compile(r"(?:^|/)scatter[^/]*\.png$", re.I)),
     ("other", "Other pictures", re.compile(r"\.png$", re.I)),
 )
 MIN_SHOWN_WIDTH = 480  # small grids (8×8 digits) are shown enlarged, pixelated
@@ -113,7 +116,7 @@ def find_pictures(run_dir, exclude=()):
             if rel in exclude:
                 continue
             for key, _, pattern in PATTERNS:
-                match = pattern.search(name)
+                match = pattern.search(rel.replace(os.sep, "/"))
                 if match:
                     found[key].append((int(match.group(1)) if key == "epochs" else 0, rel))
                     break
@@ -179,10 +182,16 @@ def write_report(run_dir, config=None, title=None, text=None, sections=()):
         if rows:
             body.append(_table(rows, ("quantity", "last value")))
     pictures = find_pictures(run_dir, exclude=[p for _, _, imgs in extra for p in imgs])
-    for key, heading, _ in PATTERNS:
+    for key, heading, pattern in PATTERNS:
         if pictures[key]:
+            figures = []
+            for rel in pictures[key]:
+                caption = None
+                if key == "epochs":  # "epoch 3" reads better than the file name
+                    caption = f"epoch {int(pattern.search(rel.replace(os.sep, '/')).group(1))}"
+                figures.append(_figure(run_dir, rel, caption))
             body.append(f"<h2>{html.escape(heading)}</h2>")
-            body.append("<div>" + "\n".join(_figure(run_dir, rel) for rel in pictures[key]) + "</div>")
+            body.append("<div>" + "\n".join(figures) + "</div>")
     for heading, paragraph, images in extra:
         body.append(f"<h2>{html.escape(str(heading))}</h2>")
         if paragraph:

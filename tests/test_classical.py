@@ -193,7 +193,8 @@ def test_ppca_errors():
         ProbabilisticPCA(3).fit(X)
     with pytest.raises(ValueError, match="n_components=5 exceeds n_features=3"):
         ProbabilisticPCA(5).fit(X)
-    with pytest.raises(ValueError, match=r"expected X of shape \(n_samples, n_features\) \(2-D\), got shape \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"expected X of shape \(n_samples, n_features\) \(2-D\), "
+                                         r"got shape \(2, 3, 4\)"):
         ProbabilisticPCA(1).fit(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=r"fit_moments: expected sum_x of shape \(d,\) and sum_xxT of shape "
                                          r"\(d, d\), got \(3,\) and \(3, 2\)"):

@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from ... import backend
-from ._checks import (StateMixin, as_float_matrix, check_fitted, check_n_features, check_positive_float, check_positive_int,
-                      logsumexp, numpy_rng)
+from ._checks import (StateMixin, as_float_matrix, check_fitted, check_n_features, check_positive_float,
+                      check_positive_int, logsumexp, numpy_rng)
 
 COVARIANCE_TYPES = ("full", "diag")
 

@@ -308,7 +308,9 @@ class ProbabilisticPCA(StateMixin):
         # The discarded eigenvalues sum to trace(S) - sum of the kept ones; there may be
         # fewer than d - q of them stored when n < d (the rest are zero).
         sigma2 = (total_variance - float(lam_q.sum())) / (d - q)
-        if not sigma2 > 1e-12 * max(float(lam_q[0]), np.finfo(np.float64).tiny):
+        # Eigenvalues are only known to about eps·d·λ₁; a σ² below that is rounding, not noise.
+        rounding = max(1e-12, 10 * d * float(np.finfo(lam.dtype).eps)) * max(float(lam_q[0]), 0.0)
+        if not sigma2 > max(rounding, np.finfo(np.float64).tiny):
             raise ValueError(f"{name}: the data lie (numerically) in a {q}-dimensional subspace, so the noise "
                              f"variance is 0 and the density is degenerate; use fewer components or add noise")
         self.n_samples_ = n

@@ -20,8 +20,8 @@ import math
 import numpy as np
 
 from ... import backend
-from ._checks import (StateMixin, as_count_matrix, check_fitted, check_n_components, check_n_features, check_positive_float,
-                      check_positive_int, numpy_rng)
+from ._checks import (StateMixin, as_count_matrix, check_fitted, check_n_components, check_n_features,
+                      check_positive_float, check_positive_int, numpy_rng)
 
 
 def _normalise_rows(A):

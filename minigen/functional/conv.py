@@ -45,14 +45,20 @@ from .reduce import sum
 class Conv2d(Function):
     """``y = conv2d(x, W) (+ b)`` on arrays; see the module docstring for the math."""
 
-    def __init__(self, stride, padding, dilation):
+    def __init__(self, stride, padding, dilation, out_hw=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        # Inside gradients only: keep just the first OH×OW outputs. When a transposed conv's output
+        # padding is not smaller than its stride (allowed when it is smaller than the dilation), the
+        # conv of its gradient has extra rows that correspond to no input pixel.
+        self.out_hw = out_hw
 
     def forward(self, x, w, *b):
         (SH, SW), (PH, PW), (DH, DW) = self.stride, self.padding, self.dilation
         N, C, H, W = x.shape
         OC, _, KH, KW = w.shape
         OH, OW = conv_out_size(H, KH, SH, PH, DH), conv_out_size(W, KW, SW, PW, DW)
+        if self.out_hw is not None:
+            OH, OW = min(OH, self.out_hw[0]), min(OW, self.out_hw[1])
         self.in_hw = (H, W)
         cols = im2col(to_nhwc_padded(x, PH, PW), KH, KW, SH, SW, DH, DW, OH, OW).reshape(N * OH * OW, KH * KW * C)
         y = cols @ w.transpose(0, 2, 3, 1).reshape(OC, KH * KW * C).T        # (N·OH·OW, OC)
@@ -101,7 +107,7 @@ class ConvTranspose2d(Function):
         x, w = self.inputs[:2]
         gx = gW = gb = None
         if x.requires_grad:
-            gx = Conv2d(self.stride, self.padding, self.dilation)(gy, w)
+            gx = Conv2d(self.stride, self.padding, self.dilation, out_hw=x.shape[2:])(gy, w)
         if w.requires_grad:
             gW = Conv2dGradW(w.shape[2:], self.stride, self.padding, self.dilation)(gy, x)
         if len(self.inputs) == 2:
@@ -148,7 +154,7 @@ class Conv2dGradW(Function):
                   output_padding_for(W, gy.shape[3], KW, self.stride[1], self.padding[1], self.dilation[1]))
             gx = ConvTranspose2d(self.stride, self.padding, op, self.dilation)(gy, ggW)
         if gy.requires_grad:
-            ggy = Conv2d(self.stride, self.padding, self.dilation)(x, ggW)
+            ggy = Conv2d(self.stride, self.padding, self.dilation, out_hw=gy.shape[2:])(x, ggW)
         return gx, ggy
 
 

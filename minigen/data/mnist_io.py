@@ -256,6 +256,8 @@ def _load_subset():
         raise DataFileError(f"{path}: cannot read the offline MNIST subset: {exc}") from None
     if table.ndim != 2 or table.shape[1] != 28 * 28 + 1:
         raise DataFileError(f"{path}: expected rows of 784 pixels and a label, got shape {table.shape}")
+    if table.min() < 0 or table[:, :-1].max() > 255 or table[:, -1].max() > 9:
+        raise DataFileError(f"{path}: pixels must be 0-255 and labels 0-9")
     images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, -1].astype(np.int64)
     train, test = subset_split_indices(labels)
@@ -283,11 +285,11 @@ def load_uint8(split="train", source="auto"):
         (images, labels, used) with ``used`` either ``"idx"`` or ``"subset"``.
         The arrays are read-only views of an in-memory cache.
     """
+    global _download_failed
     if split not in MNIST_FILES:
         raise ValueError(f"mnist: unknown split {split!r}; valid splits are 'train', 'test'")
     if source not in SOURCES:
         raise ValueError(f"mnist: unknown source {source!r}; valid sources are {', '.join(map(repr, SOURCES))}")
-    global _download_failed
     if source != "subset":
         allow = source == "idx" or not (offline() or _download_failed)
         try:

@@ -34,7 +34,7 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
 
     def _validate(self, group):
@@ -42,6 +42,7 @@ class Adam(Optimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = tuple(betas)
         check_range("beta1", betas[0], 0.0, 1.0, opt="Adam")
         check_range("beta2", betas[1], 0.0, 1.0, opt="Adam")
         check_range("eps", group["eps"], 0.0, low_open=True, opt="Adam")

@@ -26,11 +26,13 @@ def check_range(name, value, low=None, high=None, low_open=False, high_open=True
     if not bad and high is not None:
         bad = value >= high if high_open else value > high
     if bad:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
-        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
-        interval = f"{lo}, {hi}" if low is not None and high is not None else (f"≥ {low}" if high is None else
-                                                                               f"< {high}")
-        raise ValueError(f"{opt}: invalid {name} {value!r}; it must be in {interval}")
+        if low is not None and high is not None:
+            rule = "in " + ("(" if low_open else "[") + f"{low}, {high}" + (")" if high_open else "]")
+        elif low is not None:
+            rule = (">" if low_open else "≥") + f" {low}"
+        else:
+            rule = ("<" if high_open else "≤") + f" {high}"
+        raise ValueError(f"{opt}: invalid {name} {value!r}; it must be {rule}")
 
 
 class Optimizer:

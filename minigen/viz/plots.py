@@ -157,7 +157,10 @@ def scatter2d(points, path, modes=None, std=None, reference=None, title=None):
             ax.text(0.02, 0.02, f"{outside} of {len(pts)} samples outside the view", transform=ax.transAxes,
                     fontsize=8)
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=8, markerscale=1.5)
+    # Below the axes, so that it never hides a mode.
+    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8, frameon=False)
+    for handle in getattr(legend, "legend_handles", None) or getattr(legend, "legendHandles", []):
+        handle.set_sizes([20])  # the same marker size for every entry, whatever the plot's sizes
     if title:
         ax.set_title(title)
     fig.tight_layout()

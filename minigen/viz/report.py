@@ -92,7 +92,7 @@ def _figure(run_dir, rel, caption=None):
     attrs = ""
     if size is not None:
         w, h = size
-        factor = max(1, MIN_SHOWN_WIDTH // max(w, 1))
+        factor = max(1, int(MIN_SHOWN_WIDTH / max(w, 1) + 0.5))  # whole factors keep pixels square
         attrs = f' width="{w * factor}" height="{h * factor}"'
     src = urllib.parse.quote(rel.replace(os.sep, "/"))
     cap = html.escape(caption if caption is not None else rel.replace(os.sep, "/"))

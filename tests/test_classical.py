@@ -85,6 +85,13 @@ def test_pca_reconstruction_is_minimal_among_rank_k_projections():
     np.testing.assert_allclose(pca.inverse_transform(pca.transform(P1)), P1, atol=1e-10)
 
 
+def test_models_accept_tensors():
+    X = correlated_data()
+    np.testing.assert_array_equal(PCA(2).fit(minigen.tensor(X)).components_, PCA(2).fit(X).components_)
+    np.testing.assert_array_equal(GaussianMixture(2, max_iter=3, seed=0).fit(X).score_samples(minigen.tensor(X)),
+                                  GaussianMixture(2, max_iter=3, seed=0).fit(X).score_samples(X))
+
+
 def test_pca_keeps_float32():
     X = correlated_data().astype(np.float32)
     pca = PCA(2).fit(X)

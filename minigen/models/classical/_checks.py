@@ -10,13 +10,15 @@ import numpy as np
 
 from ... import backend
 from ... import random as mg_random
+from ...autograd import Tensor
 
 
 def as_float_matrix(X, name, what="X"):
     """Return ``X`` as a 2-D float array (float32/float64 kept, ints -> float64).
 
     Args:
-        X: array-like of shape (n_samples, n_features), NumPy or CuPy.
+        X: array-like of shape (n_samples, n_features), NumPy or CuPy, or a
+            ``Tensor`` (its data is used: these models are not differentiated).
         name: the calling model, used in error messages (e.g. ``"PCA.fit"``).
         what: the argument's name in the messages.
 
@@ -24,6 +26,8 @@ def as_float_matrix(X, name, what="X"):
         The array on its own backend: float dtypes are kept, integer and bool
         input becomes float64.
     """
+    if isinstance(X, Tensor):
+        X = X.data
     xp = backend.get_array_module(X)
     X = xp.asarray(X)
     if X.ndim != 2:

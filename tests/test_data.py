@@ -567,10 +567,44 @@ def test_loader_moves_batches_to_cuda():
     assert next(iter(DataLoader(xg, 8, device="cuda"))).device == "cuda"
 
 
+# -- registry -------------------------------------------------------------------------
+
+def test_load_dataset_by_name(cache, monkeypatch):
+    from minigen.data import load_dataset, dataset_names, describe_datasets
+    assert dataset_names() == ["mnist", "digits", "ring8", "grid25", "bars-and-stripes", "sonnets"]
+    assert all(isinstance(d, str) and d for d in describe_datasets().values())
+    m = load_dataset("mnist", "test", source="subset")
+    assert m.kind == "images" and m.x.shape == (1000, 1, 28, 28) and m.y.shape == (1000,)
+    assert m.info["source"] == "subset" and m.info["image_shape"] == (1, 28, 28)
+    monkeypatch.setenv("MINIGEN_OFFLINE", "1")
+    assert load_dataset("mnist", binarize="threshold").x.max() == 1.0
+    d = load_dataset("digits", "all")
+    assert d.x.shape == (1797, 1, 8, 8) and d.info["image_shape"] == (1, 8, 8)
+    g = load_dataset("grid25", n=300, rng=Generator(0))
+    assert g.x.shape == (300, 2) and g.y is None and g.info["std"] == 0.05 and g.info["modes"].shape == (25, 2)
+    np.testing.assert_array_equal(g.x, toy2d("grid25", 300, rng=Generator(0))[0])
+    b = load_dataset("bars-and-stripes", size=3)
+    assert b.kind == "binary" and b.x.shape == (14, 9)
+    assert load_dataset("sonnets").x == text("sonnets")
+
+
+def test_load_dataset_bad_input():
+    from minigen.data import load_dataset
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'; valid datasets are mnist, digits, ring8, "
+                                         r"grid25, bars-and-stripes, sonnets"):
+        load_dataset("cifar10")
+    with pytest.raises(ValueError, match=r"unknown split 'val'"):
+        load_dataset("digits", "val")
+    with pytest.raises(ValueError, match=r"split 'all' exists for 'digits' only"):
+        load_dataset("ring8", "all")
+    with pytest.raises(TypeError, match=r"'digits' takes no option among \['n'\]"):
+        load_dataset("digits", n=3)
+
+
 # -- documentation ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["minigen.data", "minigen.data.idx", "minigen.data.mnist_io", "minigen.data.small",
-                                  "minigen.data.loader"])
+                                  "minigen.data.loader", "minigen.data.registry"])
 def test_docstring_examples(name, cache):
     import doctest
     import importlib

@@ -10,12 +10,12 @@ DBN and DBM code. ``W`` is ``(n_visible, n_hidden)``, ``b`` the visible bias,
 ``c`` the hidden bias, states are ``(batch, units)``::
 
     r = gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1.0,
-              uniforms=None, rng=None, impl="auto")
+              uniforms=None, rng=None, sample_last=True, impl="auto")
     r.h0_prob   # (batch, n_hidden)  p(h=1 | v0)          positive phase
     r.v_prob    # (batch, n_visible) last p(v=1 | h) (Gaussian: the mean)
     r.v         # (batch, n_visible) last visible sample  (the PCD chain state)
     r.h_prob    # (batch, n_hidden)  p(h=1 | v_k)         negative phase
-    r.h         # (batch, n_hidden)  a sample of h | v_k
+    r.h         # (batch, n_hidden)  a sample of h | v_k  (None with sample_last=False)
 
     h_prob, h = sample_hidden(v, W, c, *, beta=1.0, sigma=1.0, u=None, rng=None, sample=True)
     v_prob, v = sample_visible(h, W, b, *, beta=1.0, visible="bernoulli", sigma=1.0, u=None,

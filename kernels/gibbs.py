@@ -397,7 +397,7 @@ def _visible(impl, visible, h, W, b, beta, extra, u, mask, values):
 # k steps
 # ---------------------------------------------------------------------------
 def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1.0, uniforms=None, rng=None,
-          impl="auto"):
+          sample_last=True, impl="auto"):
     """Run ``k`` steps of block Gibbs sampling from ``v``: h₀ ~ p(h|v₀), v₁ ~ p(v|h₀), …, v_k, then h ~ p(h|v_k).
 
     This is everything CD-k, persistent CD and AIS transitions need::
@@ -414,10 +414,12 @@ def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1
         visible: ``"bernoulli"`` or ``"gaussian"`` visible units.
         sigma: Gaussian visible standard deviation(s): a number or ``(n_visible,)``.
         uniforms: ``(u_hidden, u_visible)`` to inject the randomness: ``u_hidden (k+1, batch, n_hidden)``
-            uniforms in [0, 1), ``u_visible (k, batch, n_visible)`` uniforms (Bernoulli visibles) or standard
-            normals (Gaussian visibles). With the same ``uniforms`` every ``impl`` gives the same samples.
+            uniforms in [0, 1) (``k`` rows when ``sample_last=False``), ``u_visible (k, batch, n_visible)``
+            uniforms (Bernoulli visibles) or standard normals (Gaussian visibles). With the same ``uniforms``
+            every ``impl`` gives the same samples.
         rng: a :class:`minigen.random.Generator` for the draws when ``uniforms`` is None (default: the
             process-wide one). All of a call's numbers are drawn at once, in the data's dtype.
+        sample_last: False skips the last hidden sample (CD uses only ``h_prob``): ``h`` is then None.
         impl: ``"auto" | "reference" | "cpu" | "cuda"``.
 
     Returns:
@@ -434,13 +436,14 @@ def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1
     _check_beta(op, beta, visible)
     impl = _dispatch.resolve(impl, v, op)
     batch, (nv, nh) = v.shape[0], W.shape
+    n_h = k + 1 if sample_last else k
     if uniforms is None:
-        u_h = _draw(rng, "uniform", (k + 1, batch, nh), v)
+        u_h = _draw(rng, "uniform", (n_h, batch, nh), v)
         u_v = _draw(rng, "uniform" if visible == "bernoulli" else "normal", (k, batch, nv), v)
     else:
         if not isinstance(uniforms, (tuple, list)) or len(uniforms) != 2:
             raise TypeError(f"{op}: uniforms must be a pair (u_hidden, u_visible), got {type(uniforms).__name__}")
-        u_h = _check_noise(op, "uniforms[0] (u_hidden)", uniforms[0], (k + 1, batch, nh), v)
+        u_h = _check_noise(op, "uniforms[0] (u_hidden)", uniforms[0], (n_h, batch, nh), v)
         u_v = _check_noise(op, "uniforms[1] (u_visible)", uniforms[1], (k, batch, nv), v)
     mask, values = _prepare_clamp(op, clamp, v)
     xp = backend.get_array_module(v)
@@ -465,5 +468,5 @@ def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1
     h_prob = h0_prob
     for step in range(k):
         v_prob, v = _visible(impl, visible, h, W, b, beta_t, extra, u_v[step], mask, values)
-        h_prob, h = hidden(v, u_h[step + 1])
+        h_prob, h = hidden(v, u_h[step + 1] if step + 1 < n_h else None)
     return GibbsResult(h0_prob, v_prob, v, h_prob, h)

@@ -283,3 +283,29 @@ def test_errors_come_before_any_kernel_runs():
     with pytest.raises(ValueError):
         kernels.sample_bernoulli_units(W, np.zeros(2), sample=False, impl="cpu")   # bias of the wrong size
     np.testing.assert_array_equal(W, before)                                    # pre was not overwritten
+
+
+@pytest.mark.parametrize("impl", ["reference", "cpu"])
+def test_sample_last_false_skips_only_the_last_hidden_sample(impl):
+    W, b, c = make_rbm(6, 4, np.float32)
+    v = (np.random.default_rng(9).random((3, 6)) < 0.5).astype(np.float32)
+    u_h, u_v = noise(2, 3, 6, 4, np.float32)
+    full = kernels.gibbs(W, b, c, v, 2, uniforms=(u_h, u_v), impl=impl)
+    short = kernels.gibbs(W, b, c, v, 2, uniforms=(u_h[:2], u_v), sample_last=False, impl=impl)
+    assert short.h is None
+    for name in ("h0_prob", "v_prob", "v", "h_prob"):
+        np.testing.assert_array_equal(getattr(short, name), getattr(full, name))
+    with pytest.raises(ValueError, match=r"gibbs: uniforms\[0\] \(u_hidden\) must have shape \(2, 3, 4\)"):
+        kernels.gibbs(W, b, c, v, 2, uniforms=(u_h, u_v), sample_last=False, impl=impl)
+
+
+def test_extreme_preactivations_saturate_like_the_reference():
+    for dtype in (np.float32, np.float64):
+        pre = np.array([[-1e4, -200.0, -50.0, 0.0, 50.0, 200.0, 1e4]], dtype=dtype)
+        bias = np.zeros(7, dtype)
+        u = np.full((1, 7), 0.5, dtype)
+        p_ref, s_ref = kernels.sample_bernoulli_units(pre.copy(), bias, u=u, impl="reference")
+        p, s = kernels.sample_bernoulli_units(pre.copy(), bias, u=u, impl="cpu")
+        np.testing.assert_array_equal(s, s_ref)
+        np.testing.assert_allclose(p, p_ref, rtol=RTOL[dtype], atol=np.finfo(dtype).tiny)
+        assert p[0, 0] == 0 and p[0, -1] == 1 and np.all(np.isfinite(p))

@@ -124,7 +124,10 @@ def load_checkpoint(run_dir):
     path = os.path.join(run_dir, CHECKPOINT)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no checkpoint in this run folder (is it a minigen run folder?)")
-    data = ckpt.load(path)
+    try:
+        data = ckpt.load(path)
+    except ckpt.CheckpointError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: not a minigen run checkpoint (it holds a {type(data).__name__})")
     for key in ("format", "model", "trainer", "config"):
@@ -258,6 +261,7 @@ class Trainer:
         self.step = 0
         self.history = []
         self.interrupted = False
+        self.stop_reason = None  # "ctrl-c" or "max_steps" when fit() stopped early
         self.finished = False
         self._stop_requested = False
         self._pending = {}     # losses of the steps since the last history record
@@ -377,6 +381,7 @@ class Trainer:
             The list of history records (as written to ``history.jsonl``).
         """
         self.interrupted = False
+        self.stop_reason = None
         self._stop_requested = False
         if self.seed is not None and not self._seeded:
             mrandom.seed(int(self.seed))
@@ -410,6 +415,7 @@ class Trainer:
                     state = loader.state_dict()
                     state["position"] -= 1
                     self.interrupted = True
+                    self.stop_reason = "ctrl-c"
                     self.save_checkpoint(loader_state=state)
                     self._bar.message(f"interrupted during step {self.step + 1}; checkpoint saved in "
                                       f"{self.out_dir}")
@@ -423,6 +429,7 @@ class Trainer:
                     self.save_checkpoint()
                 if stop:
                     self.interrupted = True
+                    self.stop_reason = "ctrl-c" if self._stop_requested else "max_steps"
                     self._bar.message(f"stopped after step {self.step}; checkpoint saved in {self.out_dir}")
                     return
             self._bar.end_epoch()

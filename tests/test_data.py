@@ -499,6 +499,28 @@ def test_loader_resume_mid_epoch_gives_the_same_batches(stop):
     assert seen + rest == reference
 
 
+def test_loader_resume_after_an_interrupted_step_repeats_that_batch():
+    ref = DataLoader(X, 4, shuffle=True, seed=8)
+    reference = _ids(ref) + _ids(ref)
+    run = DataLoader(X, 4, shuffle=True, seed=8)
+    done = []
+
+    def stream(loader):  # the trainer's view: epoch after epoch
+        while True:
+            yield from loader
+    it = stream(run)
+    for _ in range(7):  # 7 batches trained, the 8th handed out and interrupted mid-step
+        done.append(next(it).numpy()[:, 0].astype(int).tolist())
+    next(it)
+    state = run.state_dict(position=run.position - 1)
+    assert state["position"] == 1 and state["epoch"] == 1
+    resumed = DataLoader(X, 4, shuffle=True, seed=8)
+    resumed.load_state_dict(state)
+    assert done + _ids(resumed) == reference
+    with pytest.raises(ValueError, match=r"position must be an int from 0 to the 2 batches yielded"):
+        run.state_dict(position=3)
+
+
 def test_loader_continues_where_an_iteration_stopped():
     loader = DataLoader(X, 4, shuffle=True, seed=3)
     first = next(iter(loader))

@@ -14,7 +14,9 @@ the permutation is drawn again from the saved generator state and the
 
 Iterating is stateful, as that implies: ``for batch in loader`` continues
 from where the last iteration stopped, and ends at the end of the epoch; a
-complete pass moves to the next epoch.
+complete pass moves to the next epoch. Use one iteration at a time (a second
+``iter(loader)`` would take batches from the same epoch); to look at a few
+examples, index the arrays instead.
 """
 import numpy as np
 
@@ -179,9 +181,22 @@ class DataLoader:
         self.position = 0
         self._order = None
 
-    def state_dict(self):
-        """A JSON-serialisable snapshot: epoch, position in it, generator state and settings."""
-        return {"epoch": self.epoch, "position": self.position, "rng_state": self._epoch_state,
+    def state_dict(self, position=None):
+        """A JSON-serialisable snapshot: epoch, position in it, generator state and settings.
+
+        Args:
+            position: the number of this epoch's batches to record as used;
+                default all those yielded so far. A trainer interrupted in the
+                middle of a step (Ctrl-C inside ``train_step``) whose model
+                state is from before that step passes ``loader.position - 1``,
+                so that the resumed run trains on that batch again.
+        """
+        if position is None:
+            position = self.position
+        elif not (isinstance(position, (int, np.integer)) and 0 <= position <= self.position):
+            raise ValueError(f"DataLoader.state_dict: position must be an int from 0 to the {self.position} "
+                             f"batches yielded in this epoch, got {position!r}")
+        return {"epoch": self.epoch, "position": int(position), "rng_state": self._epoch_state,
                 "seed": self.seed, "batch_size": self.batch_size, "shuffle": self.shuffle,
                 "drop_last": self.drop_last, "num_examples": self.n}
 

@@ -31,6 +31,7 @@ from typing import Callable, Optional, Tuple
 
 # Modules that register models when imported. Each model family adds its own line.
 MODEL_MODULES = [
+    "minigen.models.ae_training",
 ]
 
 REGISTRY = {}

@@ -200,6 +200,14 @@ def test_mnist_downloads_verifies_and_caches(cache, tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
+def test_the_real_downloader_streams_a_url(tmp_path):
+    # A file:// URL exercises urllib without any network.
+    src = tmp_path / "src.bin"
+    src.write_bytes(bytes(range(256)) * 5000)
+    mnist_io._download(src.as_uri(), tmp_path / "dst.bin", timeout=1)
+    assert (tmp_path / "dst.bin").read_bytes() == src.read_bytes()
+
+
 def test_mnist_download_tries_the_next_mirror(cache, tmp_path, monkeypatch):
     server = tmp_path / "server"
     monkeypatch.setattr(mnist_io, "MNIST_MD5", _fake_mnist_files(server))

@@ -285,6 +285,18 @@ def test_gmm_density_and_responsibilities_against_scipy():
     assert np.all(np.isfinite(gmm.score_samples(far)))
 
 
+def test_gmm_factor_cache_sees_edits():
+    X, *_ = mixture_2d(n=200)
+    gmm = GaussianMixture(3, max_iter=5, seed=0).fit(X)
+    before = gmm.score(X)
+    gmm.covariances_ *= 2.0  # in place: same array object, new contents
+    fresh = GaussianMixture(1).load_state_dict(gmm.state_dict())
+    np.testing.assert_allclose(gmm.score(X), fresh.score(X), rtol=1e-14)
+    assert gmm.score(X) < before
+    gmm.covariances_ = gmm.covariances_ / 2.0  # a new array
+    np.testing.assert_allclose(gmm.score(X), before, rtol=1e-12)
+
+
 def test_gmm_full_versus_diag():
     X, *_ = mixture_2d()
     full = GaussianMixture(3, "full", seed=0).fit(X)

@@ -119,6 +119,7 @@ class GaussianMixture(StateMixin):
         self.seed = seed
         self.means_ = None
         self.history_ = []
+        self._factor_cache = None
 
     # -- the density --------------------------------------------------------
     def _log_gaussians(self, X):
@@ -131,13 +132,30 @@ class GaussianMixture(StateMixin):
             maha = (diff2 / var[None]).sum(axis=2)
             logdet = xp.log(var).sum(axis=1)
         else:
-            L = xp.linalg.cholesky(self.covariances_)                      # (K, d, d), lower
-            L_inv = xp.linalg.inv(L)                                       # y = L⁻¹(x-μ)
+            L_inv, logdet = self._cholesky_factors()
             diff = X[None, :, :] - self.means_[:, None, :]                 # (K, n, d)
-            y = xp.einsum("kij,knj->kni", L_inv, diff)
+            y = diff @ xp.swapaxes(L_inv, 1, 2)                            # rows y = L⁻¹(x-μ); batched BLAS
             maha = (y ** 2).sum(axis=2).T                                  # (n, K)
-            logdet = 2.0 * xp.log(xp.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
         return -0.5 * (d * math.log(2 * math.pi) + logdet[None, :] + maha)
+
+    def _cholesky_factors(self):
+        """L⁻¹ and log|Σ| of every full covariance, cached while ``covariances_`` is unchanged.
+
+        Factorising K d x d matrices costs O(K d³), more than the rest of an E-step
+        for large d; scoring several batches with the same parameters (or calling
+        ``predict_proba`` then ``score_samples``) reuses them. The cache compares the
+        array's identity *and* contents, so in-place edits are seen too.
+        """
+        xp = backend.get_array_module(self.covariances_)
+        cov = self.covariances_
+        cache = self._factor_cache
+        if cache is not None and cache[0] is cov and cache[1].shape == cov.shape and bool(xp.all(cache[1] == cov)):
+            return cache[2], cache[3]
+        L = xp.linalg.cholesky(cov)                                        # (K, d, d), lower
+        L_inv = xp.linalg.inv(L)
+        logdet = 2.0 * xp.log(xp.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        self._factor_cache = (cov, cov.copy(), L_inv, logdet)
+        return L_inv, logdet
 
     def _log_joint(self, X):
         xp = backend.get_array_module(X)
@@ -164,7 +182,7 @@ class GaussianMixture(StateMixin):
         else:
             diff = X[None, :, :] - self.means_[:, None, :]                 # (K, n, d)
             weighted = diff * resp.T[:, :, None]
-            cov = xp.einsum("kni,knj->kij", weighted, diff) / Nk[:, None, None]
+            cov = (xp.swapaxes(weighted, 1, 2) @ diff) / Nk[:, None, None]   # Σ_i r_ik d_i d_iᵀ, batched BLAS
             self.covariances_ = cov + self.reg_covar * xp.eye(d, dtype=X.dtype)[None]
 
     # -- fitting ------------------------------------------------------------

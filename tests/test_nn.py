@@ -493,3 +493,15 @@ def test_bad_input_errors_name_the_layer_and_both_shapes():
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_docs_page_code_blocks_run():
+    import pathlib
+    import re
+    src = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", src, re.S)
+    assert len(blocks) >= 8
+    ns = {}
+    for block in blocks:
+        exec(compile(block, "docs/nn.md", "exec"), ns)
+    assert ns["g0"].shape == (8, 4) and float(abs(ns["g0"].numpy()).sum()) > 0

@@ -127,6 +127,19 @@ def test_train_eval_zero_grad_and_to_dtype():
     assert net.to("cpu") is net
 
 
+def test_requires_grad_and_apply():
+    net = Net()
+    assert net.requires_grad_(False) is net
+    x = minigen.tensor(gen(0).normal((2, 3)), requires_grad=True)
+    net(x).sum().backward()
+    assert all(p.grad is None for p in net.parameters()) and x.grad is not None
+    net.requires_grad_()
+    assert all(p.requires_grad for p in net.parameters())
+    visited = []
+    net.apply(lambda m: visited.append(type(m).__name__))
+    assert visited == ["Linear", "Tanh", "Block", "Linear", "ReLU", "Sequential", "Net"]
+
+
 def test_repr_tree():
     assert repr(Net()) == (
         "Net(\n"
@@ -376,19 +389,26 @@ def test_spectral_norm_sigma_matches_svd(make, dim):
     assert abs(_top_singular_value(w_sn, dim) - 1) <= 1e-3
 
 
-def test_spectral_norm_matches_torch_forward_gradient_and_buffers():
-    lin = nn.Linear(6, 4, rng=gen(0)).to(dtype="float64")
+@pytest.mark.parametrize("make,tmake,xshape", [
+    (lambda: nn.Linear(6, 4, rng=gen(0)), lambda: torch.nn.Linear(6, 4), (3, 6)),
+    (lambda: nn.Conv2d(2, 3, 3, stride=2, rng=gen(0)), lambda: torch.nn.Conv2d(2, 3, 3, stride=2), (2, 2, 5, 5)),
+    (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, rng=gen(0)), lambda: torch.nn.ConvTranspose2d(3, 2, 3, stride=2),
+     (2, 3, 3, 3)),
+], ids=["Linear", "Conv2d", "ConvTranspose2d"])
+def test_spectral_norm_matches_torch_forward_gradient_and_buffers(make, tmake, xshape):
+    lin = make().to(dtype="float64")
     sn = nn.SpectralNorm(lin, n_power_iterations=2, rng=gen(1))
-    tl = torch.nn.Linear(6, 4).double()
+    tl = tmake().double()
     with torch.no_grad():
         tl.weight.copy_(torch.from_numpy(sn.weight_orig.numpy()))
         tl.bias.copy_(torch.from_numpy(lin.bias.numpy()))
-    # torch.nn.utils.spectral_norm follows the paper's Algorithm 1 (v first, then u), as we do
+    # torch.nn.utils.spectral_norm follows the paper's Algorithm 1 (v first, then u), as we do,
+    # and also reads a ConvTranspose2d weight (in, out, kh, kw) along its "out" axis 1
     tl = torch.nn.utils.spectral_norm(tl, n_power_iterations=2)
     with torch.no_grad():                     # start both from the same u, v
         tl.weight_u.copy_(torch.from_numpy(sn.u.numpy()))
         tl.weight_v.copy_(torch.from_numpy(sn.v.numpy()))
-    xa = np.random.default_rng(2).normal(size=(3, 6))
+    xa = np.random.default_rng(2).normal(size=xshape)
     for _ in range(3):
         x, tx = t64(xa, True), torch.tensor(xa, requires_grad=True)
         sn.zero_grad()

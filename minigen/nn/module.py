@@ -280,6 +280,19 @@ class Module:
                     convert(b)
         return self
 
+    def requires_grad_(self, flag=True):
+        """Switch gradient recording for every parameter (e.g. freeze D while G trains); returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(flag)
+        return self
+
+    def apply(self, fn):
+        """Call ``fn(m)`` on every sub-module (children first) and on self; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
     def zero_grad(self):
         """Forget every parameter's gradient (set ``.grad`` to None)."""
         for p in self.parameters():

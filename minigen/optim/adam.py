@@ -61,13 +61,22 @@ class Adam(Optimizer):
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * p.data
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - b1) * (grad - m)           # = β₁m + (1 − β₁)g, written as PyTorch's lerp
+        # One scratch array instead of a temporary per operation: the update runs at memory speed.
+        tmp = xp.subtract(grad, m)
+        tmp *= 1 - b1
+        m += tmp                             # m + (1 − β₁)(g − m) = β₁m + (1 − β₁)g (PyTorch's lerp)
         v *= b2
-        v += (1 - b2) * grad * grad
+        xp.multiply(grad, grad, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
         if group["amsgrad"]:
             vmax = state["max_exp_avg_sq"]
             xp.maximum(vmax, v, out=vmax)
             v = vmax
         step_size = group["lr"] / (1 - b1 ** t)
-        denom = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + group["eps"]
-        p.data -= step_size * (m / denom)
+        xp.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1 - b2 ** t)
+        tmp += group["eps"]                  # denominator √v̂ / √(1 − β₂ᵗ) + ε
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p.data -= tmp

@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 
-from .train.runs import UserError, DATASETS
+from .train.runs import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -44,7 +44,7 @@ def _train_parser(spec=None):
                 epilog="Run folders are never overwritten: an existing one needs --resume (continue it) "
                        "or another --out.")
     p.add_argument("model", help="the model's name, e.g. conv-vae")
-    p.add_argument("--dataset", help=f"one of {', '.join(DATASETS)} (default: the model's first)")
+    p.add_argument("--dataset", help="one of the model's datasets (default: its first; see 'minigen models')")
     p.add_argument("--epochs", type=int, help="total epochs (default: the model's)")
     p.add_argument("--batch-size", type=int, help="examples per step (default: the model's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the model's)")

@@ -26,13 +26,6 @@ from .. import random as mrandom
 from ..models import registry
 from .trainer import Trainer, load_checkpoint, run_exists, CONFIG
 
-DATASETS = {
-    "mnist": "MNIST digits, 28×28 grey levels (the full set when cached, else the 5,000-image offline subset)",
-    "digits": "scikit-learn's 1,797 8×8 digits",
-    "ring8": "8 Gaussians on a circle (toy 2-D)",
-    "grid25": "25 Gaussians on a 5×5 grid (toy 2-D)",
-    "bars-and-stripes": "every 4×4 bars-and-stripes image (30 binary images)",
-}
 TOY_POINTS = 8000                 # points drawn for ring8 / grid25
 PLUGIN_ENV = "MINIGEN_MODEL_MODULES"  # extra modules that register models (comma-separated)
 
@@ -61,9 +54,15 @@ def get_spec(name):
                         f"(see 'minigen models')") from None
 
 
+def dataset_names():
+    """The data sets ``minigen train --dataset`` accepts (the registry of :mod:`minigen.data`)."""
+    from ..data import dataset_names as names
+    return names()
+
+
 def check_dataset(name, spec=None):
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
+    if name not in dataset_names():
+        raise UserError(f"unknown dataset {name!r}; valid datasets: {', '.join(dataset_names())}")
     if spec is not None and name not in spec.datasets:
         raise UserError(f"model {spec.name!r} does not train on {name!r}; its datasets: {', '.join(spec.datasets)}")
     return name
@@ -100,45 +99,51 @@ def load_dataset(name, seed=0, limit=None, options=None):
     """The training data and its :class:`~minigen.models.registry.DataInfo`.
 
     Args:
-        name: one of :data:`DATASETS`.
-        seed: seeds the data's own draws (``seed + 2``: toy points, stochastic binarisation).
-        limit: keep only the first ``limit`` examples (quick runs and tests).
+        name: a name from :func:`minigen.data.dataset_names`.
+        seed: seeds the data's own draws (``Generator(seed + 2)``: toy points,
+            stochastic binarisation).
+        limit: keep only the first ``limit`` examples (quick runs and tests);
+            for the toy mixtures, draw that many points instead of 8,000.
         options: the model's options; ``"binarize"`` (None, "threshold",
-            "stochastic") applies to MNIST and digits; ``"mnist_source"``
+            "stochastic") applies to MNIST and digits, ``"mnist_source"``
             ("auto", "idx", "subset") picks where MNIST comes from.
 
     Returns:
-        (data, info): ``(images, labels)`` for the labelled sets, an array for
-        the others; and the DataInfo.
+        (data, info): ``(images, labels)`` for labelled sets, one array for the
+        others (a text becomes its int64 character codes); and the DataInfo.
     """
     from .. import data as D
     from ..models.registry import DataInfo
 
     options = options or {}
     check_dataset(name)
+    if limit is not None and int(limit) < 1:
+        raise UserError(f"--limit must be a positive number of examples, got {limit}")
     rng = mrandom.Generator(int(seed) + 2)
     binarize = options.get("binarize")
+    kwargs = {}
     if name == "mnist":
-        with _offline_note():
-            x, y = D.mnist("train", binarize=binarize, rng=rng, source=options.get("mnist_source", "auto"))
-        data, info = (x, y), DataInfo("mnist", (1, 28, 28), 10, binary=binarize is not None)
-    elif name == "digits":
-        x, y = D.digits()
-        if binarize == "threshold":
-            x = (x > 0.5).astype(np.float32)
-        elif binarize == "stochastic":
-            x = rng.bernoulli(x)
-        data, info = (x, y), DataInfo("digits", (1, 8, 8), 10, binary=binarize is not None)
+        kwargs = {"binarize": binarize, "source": options.get("mnist_source", "auto")}
     elif name in ("ring8", "grid25"):
-        n = TOY_POINTS if limit is None else int(limit)
-        points, modes = D.toy2d(name, n, rng=rng)
-        data, info = points, DataInfo(name, (2,), 0, modes=modes, std=D.toy2d_std(name))
+        kwargs = {"n": TOY_POINTS if limit is None else int(limit)}
+    with _offline_note():
+        d = D.load_dataset(name, "train", rng=rng, **kwargs)
+    if d.kind == "text":
+        x = np.frombuffer(d.x.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+        data, info = x, DataInfo(name, (), 256)
+    elif d.kind == "points":
+        data, info = d.x, DataInfo(name, tuple(d.x.shape[1:]), 0, modes=d.info.get("modes"), std=d.info.get("std"))
     else:
-        x = D.bars_and_stripes(4)
-        data, info = x, DataInfo("bars-and-stripes", (16,), 0, binary=True)
+        x = d.x
+        if name != "mnist" and binarize == "threshold":
+            x = (x > 0.5).astype(np.float32)
+        elif name != "mnist" and binarize == "stochastic":
+            x = rng.bernoulli(x)
+        binary = d.kind == "binary" or binarize is not None
+        n_classes = int(d.y.max()) + 1 if d.y is not None else 0
+        data = (x, d.y) if d.y is not None else x
+        info = DataInfo(name, tuple(x.shape[1:]), n_classes, binary=binary)
     if limit is not None:
-        if int(limit) < 1:
-            raise UserError(f"--limit must be a positive number of examples, got {limit}")
         data = tuple(a[:int(limit)] for a in data) if isinstance(data, tuple) else data[:int(limit)]
     return data, info
 

@@ -156,6 +156,11 @@ def test_invalid_hyperparameters_raise_clear_errors(make, match):
         make([nn.Parameter(np.zeros(2))])
 
 
+def test_parameters_must_be_tensors():
+    with pytest.raises(TypeError, match="SGD: parameters must be Tensors .*got ndarray"):
+        optim.SGD([np.zeros(3)], lr=0.1)
+
+
 def test_load_state_dict_checks_groups_and_shapes():
     p = nn.Parameter(np.zeros(3))
     opt = optim.Adam([p])

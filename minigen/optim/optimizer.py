@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..autograd.tensor import Tensor
 
 
 def check_range(name, value, low=None, high=None, low_open=False, high_open=True, opt=""):
@@ -66,7 +67,7 @@ class Optimizer:
         """Add ``{"params": [...], **hyperparameters}``; a parameter may belong to one group only."""
         group = dict(group)
         ps = group["params"]
-        ps = [ps] if hasattr(ps, "data") and hasattr(ps, "grad") else list(ps)
+        ps = [ps] if isinstance(ps, Tensor) else list(ps)
         for k, v in self.defaults.items():
             group.setdefault(k, v)
         unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
@@ -74,8 +75,9 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: unknown hyperparameters {sorted(unknown)}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in ps:
-            if not getattr(p, "requires_grad", False):
-                raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameters must be Tensors (e.g. model.parameters()), "
+                                f"got {type(p).__name__}")
             if id(p) in seen:
                 raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} appears in more than "
                                  f"one group (or twice in one)")

@@ -36,7 +36,12 @@ test-cudasim: $(VENV)/.stamp-test
 	  NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -m cudasim -p no:cacheprovider tests/kernels; \
 	else echo "no CUDA-simulator tests yet"; fi
 
+## make test-slow: the slow tests; installs headless Chromium (Debian's chromium) for the report test if missing
 test-slow: $(VENV)/.stamp-test
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing chromium for the browser test of the HTML report"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q -m slow
 
 test-gpu: $(VENV)/.stamp-test

@@ -250,3 +250,78 @@ def test_progress_without_tqdm_prints_lines(data, tmp_path, capsys, monkeypatch)
             sample_every_epoch=False).fit()
     err = capsys.readouterr().err
     assert "epoch 1/1 step 7/7" in err and "loss=" in err and "epoch 1 done in" in err
+
+
+# -- slow: the report in a real browser -------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=10000",
+                  "--dump-dom"]
+# Appended to a copy of the page: after every image has loaded (or failed), list each one's natural width.
+PROBE = """<script>
+window.addEventListener("load", function () {
+  var out = document.createElement("pre"); out.id = "probe";
+  out.textContent = JSON.stringify(Array.from(document.images).map(function (im) {
+    return [im.getAttribute("src"), im.complete, im.naturalWidth]; }));
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def chromium():
+    import shutil
+    return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+def browser_images(page, tmp_path):
+    """[(src, complete, naturalWidth)] for every <img> of ``page``, as headless Chromium loads it."""
+    import re
+    import subprocess
+    folder = os.path.dirname(page)
+    probe = os.path.join(folder, "_probe.html")
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    with open(probe, "w", encoding="utf-8") as f:
+        f.write(text.replace("</body>", PROBE + "</body>"))
+    try:
+        r = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}",
+                            "file://" + os.path.abspath(probe)], capture_output=True, text=True, timeout=120)
+    finally:
+        os.remove(probe)
+    match = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
+    assert match, f"chromium printed no probe result (exit {r.returncode}): {r.stderr[-2000:]}"
+    import html as html_mod
+    return json.loads(html_mod.unescape(match.group(1)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium() is None, reason="needs headless Chromium (Debian: apt-get install chromium; "
+                                               "make test-slow installs it)")
+def test_report_images_render_in_chromium(reference, tmp_path):
+    out, _ = reference
+    images = browser_images(os.path.join(out, "index.html"), tmp_path)
+    assert len(images) >= 6
+    for src, complete, width in images:
+        assert complete and width > 0, f"{src} did not render in Chromium"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium() is None, reason="needs headless Chromium (Debian: apt-get install chromium; "
+                                               "make test-slow installs it)")
+def test_demo_pages_render_in_chromium(tmp_path):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = str(tmp_path / "demo")
+    r = subprocess.run([sys.executable, os.path.join(root, "examples", "demo.py"), "--quick", "--no-progress",
+                        "--out", out], cwd=root, capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, MINIGEN_OFFLINE="1"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == os.path.join(out, "index.html")
+    pages = [os.path.join(out, "index.html")] + [os.path.join(out, m, "index.html") for m in ("conv-vae", "dcgan")]
+    for page in pages:
+        assert os.path.exists(page), page
+        images = browser_images(page, tmp_path)
+        assert images, f"{page} shows no image"
+        for src, complete, width in images:
+            assert complete and width > 0, f"{page}: {src} did not render in Chromium"

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import minigen
-import minigen.functional as F
 import minigen.nn as nn
 from minigen.autograd import gradcheck, gradgradcheck
 from minigen.nn import init

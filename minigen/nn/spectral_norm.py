@@ -21,7 +21,6 @@ Example:
     >>> bool(abs(layer.sigma() - s) < 1e-3 * s)
     True
 """
-import numpy as np
 
 from .. import backend
 from .. import functional as F

@@ -46,12 +46,13 @@ QUICK_LIMIT = 512
 
 def prepare(out):
     """Empty the demo folder, refusing to delete a folder that the demo did not make."""
+    from minigen.train.runs import UserError
     if os.path.exists(out):
         if not os.path.isdir(out):
-            sys.exit(f"demo: {out} exists and is not a folder; choose another --out")
+            raise UserError(f"{out} exists and is not a folder; choose another --out")
         if os.listdir(out) and not os.path.exists(os.path.join(out, MARKER)):
-            sys.exit(f"demo: {out} exists and was not made by the demo; it is left alone. "
-                     f"Remove it yourself or choose another --out")
+            raise UserError(f"{out} exists and was not made by the demo; it is left alone. "
+                            f"Remove it yourself or choose another --out")
         shutil.rmtree(out)
     os.makedirs(out)
     with open(os.path.join(out, MARKER), "w") as f:

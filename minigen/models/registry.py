@@ -23,7 +23,12 @@ not be ``nn.Module``\\ s):
 ``ModelSpec.build(info, options, rng)`` makes the model, where ``info`` is a
 :class:`DataInfo` (shape of one example, number of classes, the dataset's
 name), ``options`` a dict of the model's options (its ``defaults`` updated by
-the command line) and ``rng`` a :class:`minigen.random.Generator`.
+the command line) and ``rng`` a :class:`minigen.random.Generator`. The trainer's
+command line (:mod:`minigen.train.runs`) always puts ``epochs``, ``batch_size``,
+``lr`` (when the model has one), ``seed`` and ``device`` (``"cpu"`` or
+``"cuda"``: where the model's parameters and batches live) into ``options``;
+batches arrive on that device. A dataset option ``binarize`` (None,
+"threshold", "stochastic") in ``defaults`` binarises MNIST and digits.
 """
 import importlib
 from dataclasses import dataclass, field

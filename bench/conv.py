@@ -2,6 +2,8 @@
 
 1. conv2d forward + backward at the DCGAN-on-MNIST discriminator's shapes
    (batch 64, 1 -> 64 -> 128 channels, 4x4 kernels, stride 2, padding 1).
+   For the 64 -> 128 layer, also its three matrix products alone (the floor of an
+   im2col + GEMM implementation): NumPy's OpenBLAS against torch.mm.
 2. conv_transpose2d forward + backward at the generator's shapes (128 -> 64 -> 1).
 3. One whole DCGAN training step (one D step, one G step, Adam with lr 2e-4,
    betas (0.5, 0.999)), built from minigen.nn and minigen.optim, against the same
@@ -97,6 +99,26 @@ def conv_pair(name, transpose, x_shape, w_shape, x_grad, repeat, rng):
     pairs = [(W.grad, tw.grad)] + ([(X.grad, tx.grad)] if x_grad else [])
     err = max(float(np.abs(g.numpy() - t.numpy()).max() / np.abs(t.numpy()).max()) for g, t in pairs)
     return report(f"{name} (grad rel. diff {err:.0e})", *paired_ms(mg, th, repeat))
+
+
+def gemm_floor(repeat, rng):
+    """The three matrix products inside conv2d 64->128 forward+backward, alone, NumPy vs torch.mm.
+
+    A lower bound for minigen's conv (everything else it does is overhead on top).
+    """
+    cols = rng.standard_normal((64 * 7 * 7, 4 * 4 * 64)).astype(np.float32)   # im2col(x)
+    w2 = rng.standard_normal((128, 4 * 4 * 64)).astype(np.float32)            # W as (OC, KH·KW·C)
+    gy2 = rng.standard_normal((64 * 7 * 7, 128)).astype(np.float32)           # gy as (N·OH·OW, OC)
+
+    def mg():
+        cols @ w2.T, gy2.T @ cols, gy2 @ w2
+
+    tc, tw, tg = (torch.from_numpy(a) for a in (cols, w2, gy2))
+
+    def th():
+        tc @ tw.T, tg.T @ tc, tg @ tw
+
+    return report("  its 3 matrix products alone: NumPy (OpenBLAS) vs torch.mm", *paired_ms(mg, th, repeat))
 
 
 # -- the DCGAN step ---------------------------------------------------------------------------------------
@@ -204,6 +226,7 @@ def main():
     r = args.repeat
     conv_pair("conv2d 1->64, 28x28 -> 14x14 (weight grad only)", False, (64, 1, 28, 28), (64, 1, 4, 4), False, r, rng)
     conv_pair("conv2d 64->128, 14x14 -> 7x7", False, (64, 64, 14, 14), (128, 64, 4, 4), True, r, rng)
+    gemm_floor(r, rng)
     conv_pair("conv_transpose2d 128->64, 7x7 -> 14x14", True, (64, 128, 7, 7), (128, 64, 4, 4), True, r, rng)
     conv_pair("conv_transpose2d 64->1, 14x14 -> 28x28", True, (64, 64, 14, 14), (64, 1, 4, 4), True, r, rng)
     if not args.no_dcgan:

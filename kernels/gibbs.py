@@ -30,10 +30,12 @@ has three implementations (see :mod:`minigen.kernels._dispatch`):
 * ``cuda``      — ``minigen.kernels._gibbs_cuda`` (Numba ``@cuda.jit``).
 
 All three evaluate the same floating-point expression in the data's dtype,
-in the same order. Given the same uniforms they give the same samples; the
-only way they can differ is through ``exp``, whose last bit may differ
-between libraries: a sample then flips only if its uniform falls exactly
-between the two roundings of p (about one unit in 10⁸ for float32).
+in the same order, except ``exp``: NumPy's, the CPU kernel's vectorisable one
+(:mod:`minigen.kernels._fastexp`) and the GPU's may differ in the last bit or
+two. Given the same uniforms they therefore give the same samples, except
+when a uniform falls between two roundings of the same p (about one unit in
+10⁸ in float32, never seen in the tests); probabilities agree to 1e-6
+(float32) / 1e-12 (float64) relative.
 
 Clamping (data completion): ``clamp=(mask, values)``, both broadcastable to
 ``(batch, n_visible)``; where ``mask`` is true the visible unit is held at

@@ -52,7 +52,8 @@ class TinyAE:
         h = minigen.tensor(np.abs(self.rng.normal((n, self.hidden))))
         return self._decode(h).numpy().reshape((n,) + self.shape)
 
-    def reconstruct(self, x):
+    def reconstruct(self, batch):
+        x = batch[0] if isinstance(batch, tuple) else batch
         flat = x.reshape(x.shape[0], -1)
         return self._decode(F.relu(self.enc(flat))).numpy().reshape((x.shape[0],) + self.shape)
 

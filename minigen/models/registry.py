@@ -16,7 +16,8 @@ not be ``nn.Module``\\ s):
   generator states (nested dicts of arrays, numbers and strings).
 - optional ``sample(n) -> ndarray`` in data space (images in [0, 1] of shape
   ``(n, C, H, W)``, or points ``(n, 2)`` for toy data);
-  optional ``reconstruct(x) -> ndarray``, ``interpolate(n_rows, n_steps) -> ndarray``
+  optional ``reconstruct(batch) -> ndarray`` (``batch`` in the form
+  ``train_step`` gets it; the images' reconstructions in data space), ``interpolate(n_rows, n_steps) -> ndarray``
   ``(n_rows, n_steps, C, H, W)``, ``sample_conditional(labels) -> ndarray``,
   ``report_extras(run_dir) -> list`` of extra report sections, ``end_epoch(epoch)``.
 

@@ -65,7 +65,13 @@ def save_samples(samples, path, info=None, title=None):
 
 
 def save_reconstructions(model, loader, path, info=None, n=16):
-    """Top row: the first ``n`` training examples; bottom row: ``model.reconstruct`` of them."""
+    """Top row: the first ``n`` training examples; bottom row: ``model.reconstruct`` of them.
+
+    The model is given the examples in the form ``train_step`` gets them: a
+    Tensor on the loader's device, or a tuple ``(images, labels)`` for a
+    labelled data set (a conditional model needs the labels).
+    """
+    from .. import backend
     from ..autograd import tensor
     from ..viz import save_image_grid
 
@@ -73,7 +79,10 @@ def save_reconstructions(model, loader, path, info=None, n=16):
     items = loader.dataset[np.arange(n, dtype=np.int64)]
     x = items[0] if isinstance(items, tuple) else items
     x_np = as_numpy(x)
-    recon = model.reconstruct(tensor(x_np, device=loader.device))
+    batch = tensor(x_np, device=loader.device)
+    if isinstance(items, tuple):
+        batch = (batch,) + tuple(backend.to_device(as_numpy(a), loader.device) for a in items[1:])
+    recon = model.reconstruct(batch)
     originals, recon = as_images(x_np, info), as_images(recon, info)
     scale = max(1, 28 // max(originals.shape[-1], 1))
     return save_image_grid(np.concatenate([originals, recon.astype(originals.dtype)]), path, nrow=n, scale=scale)

@@ -445,14 +445,25 @@ class Trainer:
                          title=f"epoch {epoch + 1}")
 
     def _final_pictures(self):
-        """Reconstructions and interpolations, drawn after the final checkpoint (see the module docstring)."""
+        """Reconstructions and interpolations, drawn after the final checkpoint (see the module docstring).
+
+        These pictures are extras: a model whose ``reconstruct`` or
+        ``interpolate`` fails gets a warning on stderr, and the run (already
+        checkpointed) keeps its report.
+        """
         model = self.model
-        with no_grad():
-            if callable(getattr(model, "reconstruct", None)):
-                save_reconstructions(model, self.loader, os.path.join(self.out_dir, "reconstructions.png"),
-                                     self.info)
-            if callable(getattr(model, "interpolate", None)):
-                save_interpolations(model, os.path.join(self.out_dir, "interpolations.png"), self.info)
+        jobs = []
+        if callable(getattr(model, "reconstruct", None)):
+            jobs.append(("reconstructions", lambda path: save_reconstructions(model, self.loader, path, self.info)))
+        if callable(getattr(model, "interpolate", None)):
+            jobs.append(("interpolations", lambda path: save_interpolations(model, path, self.info)))
+        for name, draw in jobs:
+            try:
+                with no_grad():
+                    draw(os.path.join(self.out_dir, name + ".png"))
+            except Exception as exc:  # an optional picture must not lose a finished run
+                print(f"warning: {type(self.model).__name__}: no {name} picture ({type(exc).__name__}: {exc})",
+                      file=sys.stderr)
 
     def write_report(self):
         """Draw ``curves.png`` from the history and write ``index.html``; returns the report's path."""

@@ -58,7 +58,9 @@ def _gaussian(pre, bias, sigma, std, z, s, sample, mask, values, clamped):
 
 
 def bernoulli_pass(pre, bias, beta, scale, u, s, sample, mask, values, clamped):
-    """In place: ``pre <- σ(β (scale·pre + bias))``; ``s <- [u < pre]`` when ``sample``; clamped units hold values."""
+    """In place: ``pre <- σ(β (scale·pre + bias))``; ``s <- [u < pre]`` when ``sample``.
+
+    Where ``clamped`` and ``mask``, both are ``values`` instead."""
     vexp, bits_dtype, high = _fastexp.for_dtype(pre.dtype)
     _bernoulli(pre, bias, beta, scale, u, s, sample, mask, values, clamped, vexp, np.zeros(1, bits_dtype),
                pre.dtype.type(high))

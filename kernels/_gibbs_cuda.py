@@ -64,7 +64,9 @@ def _launch(kernel, shape, args, written):
 
 
 def bernoulli_pass(pre, bias, beta, scale, u, s, sample, mask, values, clamped):
-    """In place: ``pre <- σ(β (scale·pre + bias))``; ``s <- [u < pre]`` when ``sample``; clamped units hold values."""
+    """In place: ``pre <- σ(β (scale·pre + bias))``; ``s <- [u < pre]`` when ``sample``.
+
+    Where ``clamped`` and ``mask``, both are ``values`` instead."""
     one, zero = pre.dtype.type(1), pre.dtype.type(0)
     _launch(_bernoulli, pre.shape, (pre, bias, beta, scale, u, s, sample, mask, values, clamped, one, zero), (0, 5))
 

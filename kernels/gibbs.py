@@ -400,7 +400,7 @@ def _visible(impl, visible, h, W, b, beta, extra, u, mask, values):
 # ---------------------------------------------------------------------------
 def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1.0, uniforms=None, rng=None,
           sample_last=True, impl="auto"):
-    """Run ``k`` steps of block Gibbs sampling from ``v``: h₀ ~ p(h|v₀), v₁ ~ p(v|h₀), …, v_k, then h ~ p(h|v_k).
+    """Run ``k`` steps of block Gibbs sampling from ``v``: h₀ ~ p(h|v₀), v₁ ~ p(v|h₀), …, v_k; h ~ p(h|v_k).
 
     This is everything CD-k, persistent CD and AIS transitions need::
 

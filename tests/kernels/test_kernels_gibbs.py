@@ -259,7 +259,8 @@ def test_bad_dtypes_and_values(impl):
         kernels.gibbs(W, b.astype(np.float32), c, v, impl=impl)
     with pytest.raises(TypeError, match=r"gibbs: v has dtype int64; the kernels take float32 or float64"):
         kernels.gibbs(W, b, c, v.astype(np.int64), impl=impl)
-    with pytest.raises(TypeError, match=r"gibbs: uniforms\[1\] \(u_visible\) is float32 on cpu but the states are float64"):
+    with pytest.raises(TypeError, match=r"gibbs: uniforms\[1\] \(u_visible\) is float32 on cpu but the states are "
+                                        r"float64"):
         kernels.gibbs(W, b, c, v, 1, uniforms=(np.zeros((2, 2, 3)), np.zeros((1, 2, 4), np.float32)), impl=impl)
     with pytest.raises(TypeError, match=r"the clamp mask must be a bool array, got dtype float64"):
         kernels.gibbs(W, b, c, v, clamp=(np.ones(4), v), impl=impl)

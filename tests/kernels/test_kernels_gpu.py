@@ -4,7 +4,11 @@ import pytest
 
 from minigen import backend, kernels
 
-pytestmark = pytest.mark.gpu
+pytestmark = [
+    pytest.mark.gpu,
+    # Numba warns that the small test grids under-use the GPU: true, and not what these tests are about.
+    pytest.mark.filterwarnings("ignore:Grid size .* will likely result in GPU under-utilization"),
+]
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def test_first_order_backward_uses_the_kernel_and_second_order_the_reference():
     g2, = minigen.grad(y, x, minigen.tensor(go), create_graph=True)
     assert g2.requires_grad and g2.creator is not None
     np.testing.assert_allclose(g2.data, g.data, rtol=1e-12)
-    # a gradient penalty ‖∂(o·go)/∂M‖² differentiates through the backward: compare with the all-Tensor reference
+    # a gradient penalty ‖∂(o·go)/∂M‖² differentiates through the backward; compare with the Tensor reference
     pen, = minigen.grad((g2 * g2).sum(), x)
     x2 = minigen.tensor(M, requires_grad=True)
     r, = minigen.grad(kernels.minibatch_similarity_reference(x2), x2, minigen.tensor(go), create_graph=True)

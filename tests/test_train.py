@@ -325,3 +325,45 @@ def test_demo_pages_render_in_chromium(tmp_path):
         assert images, f"{page} shows no image"
         for src, complete, width in images:
             assert complete and width > 0, f"{page}: {src} did not render in Chromium"
+
+
+def _resume_matches(name, tmp_path):
+    """Stop model ``name`` mid-epoch, resume it, compare with an uninterrupted run; returns a problem or None."""
+    from minigen.models import registry
+    from minigen.train import runs
+    spec = registry.get(name)
+    dataset = "digits" if "digits" in spec.datasets else spec.datasets[0]
+    kw = dict(dataset=dataset, epochs=2, batch_size=64, limit=128, progress=False, seed=3)
+    a, b = str(tmp_path / name / "a"), str(tmp_path / name / "b")
+    runs.train(name, out=a, **kw)
+    runs.train(name, out=b, max_steps=3, **kw)
+    runs.train(name, out=b, resume=True, progress=False)
+    if read(os.path.join(a, "history.jsonl")) != read(os.path.join(b, "history.jsonl")):
+        return "history differs"
+
+    def flat(d, prefix=""):
+        items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, (list, tuple)) else None
+        if items is None:
+            return {prefix: d}
+        out = {}
+        for k, v in items:
+            out.update(flat(v, f"{prefix}/{k}"))
+        return out
+
+    fa, fb = flat(load_checkpoint(a)["model"]), flat(load_checkpoint(b)["model"])
+    if fa.keys() != fb.keys():
+        return f"state keys differ: {sorted(set(fa) ^ set(fb))}"
+    for k in fa:
+        va, vb = getattr(fa[k], "data", fa[k]), getattr(fb[k], "data", fb[k])
+        if not np.array_equal(np.asarray(va), np.asarray(vb)):
+            return f"state {k} differs"
+    return None
+
+
+@pytest.mark.slow
+def test_every_registered_model_resumes_bit_identically(tmp_path, monkeypatch):
+    from minigen.models import registry
+    monkeypatch.setenv("MINIGEN_OFFLINE", "1")
+    names = sorted(registry.load_all())
+    problems = {name: _resume_matches(name, tmp_path) for name in names}
+    assert names and not {k: v for k, v in problems.items() if v}, problems

@@ -71,12 +71,14 @@ class Conv2d(Function):
         x, w = self.inputs[:2]
         (H, W), (KH, KW) = self.in_hw, w.shape[2:]
         gx = gW = gb = None
+        # Both products below read gy as a channels-last (N·OH·OW, OC) matrix: make it once.
+        rows = _rows(gy.data) if x.requires_grad and w.requires_grad else None
         if x.requires_grad:
             op = (output_padding_for(H, gy.shape[2], KH, self.stride[0], self.padding[0], self.dilation[0]),
                   output_padding_for(W, gy.shape[3], KW, self.stride[1], self.padding[1], self.dilation[1]))
-            gx = ConvTranspose2d(self.stride, self.padding, op, self.dilation)(gy, w)
+            gx = ConvTranspose2d(self.stride, self.padding, op, self.dilation, rows=rows)(gy, w)
         if w.requires_grad:
-            gW = Conv2dGradW((KH, KW), self.stride, self.padding, self.dilation, cols=self.cols)(x, gy)
+            gW = Conv2dGradW((KH, KW), self.stride, self.padding, self.dilation, cols=self.cols, rows=rows)(x, gy)
         if len(self.inputs) == 2:
             return gx, gW
         if self.inputs[2].requires_grad:
@@ -87,8 +89,9 @@ class Conv2d(Function):
 class ConvTranspose2d(Function):
     """``y = conv_transpose2d(x, W) (+ b)`` on arrays: matrix product, then col2im."""
 
-    def __init__(self, stride, padding, output_padding, dilation):
+    def __init__(self, stride, padding, output_padding, dilation, rows=None):
         self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
+        self.rows = rows  # x as an (N·H·W, C) matrix when the caller already has it
 
     def forward(self, x, w, *b):
         (SH, SW), (PH, PW), (DH, DW) = self.stride, self.padding, self.dilation
@@ -96,7 +99,8 @@ class ConvTranspose2d(Function):
         _, OC, KH, KW = w.shape
         OH = deconv_out_size(H, KH, SH, PH, self.output_padding[0], DH)
         OW = deconv_out_size(W, KW, SW, PW, self.output_padding[1], DW)
-        x2 = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
+        x2 = _rows(x) if self.rows is None else self.rows
+        self.rows = None
         cols = (x2 @ w.transpose(0, 2, 3, 1).reshape(C, KH * KW * OC)).reshape(N, H, W, KH, KW, OC)
         y = col2im(cols, OH + 2 * PH, OW + 2 * PW, SH, SW, DH, DW)[:, PH:PH + OH, PW:PW + OW, :]
         if b:
@@ -106,10 +110,13 @@ class ConvTranspose2d(Function):
     def backward(self, gy):
         x, w = self.inputs[:2]
         gx = gW = gb = None
+        cols = None
         if x.requires_grad:
-            gx = Conv2d(self.stride, self.padding, self.dilation, out_hw=x.shape[2:])(gy, w)
+            conv = Conv2d(self.stride, self.padding, self.dilation, out_hw=x.shape[2:])
+            gx = conv(gy, w)
+            cols = conv.cols  # im2col(gy): exactly the patches the weight gradient needs too
         if w.requires_grad:
-            gW = Conv2dGradW(w.shape[2:], self.stride, self.padding, self.dilation)(gy, x)
+            gW = Conv2dGradW(w.shape[2:], self.stride, self.padding, self.dilation, cols=cols)(gy, x)
         if len(self.inputs) == 2:
             return gx, gW
         if self.inputs[2].requires_grad:
@@ -127,9 +134,9 @@ class Conv2dGradW(Function):
     as the weight, which closes the triangle.
     """
 
-    def __init__(self, kernel, stride, padding, dilation, cols=None):
+    def __init__(self, kernel, stride, padding, dilation, cols=None, rows=None):
         self.kernel, self.stride, self.padding, self.dilation = tuple(kernel), stride, padding, dilation
-        self.cols = cols  # im2col(x) when the caller already has it
+        self.cols, self.rows = cols, rows  # im2col(x) and gy as an (N·OH·OW, OC) matrix, if the caller has them
 
     def forward(self, x, gy):
         (KH, KW), (SH, SW), (PH, PW), (DH, DW) = self.kernel, self.stride, self.padding, self.dilation
@@ -140,8 +147,8 @@ class Conv2dGradW(Function):
         cols = self.cols
         if cols is None:
             cols = im2col(to_nhwc_padded(x, PH, PW), KH, KW, SH, SW, DH, DW, OH, OW).reshape(N * OH * OW, KH * KW * C)
-        self.cols = None  # not needed again: backward is written with conv ops
-        gy2 = gy.transpose(0, 2, 3, 1).reshape(N * OH * OW, OC)
+        gy2 = _rows(gy) if self.rows is None else self.rows
+        self.cols = self.rows = None  # not needed again: backward is written with conv ops
         gW = (gy2.T @ cols).reshape(OC, KH, KW, C).transpose(0, 3, 1, 2)
         return xp.ascontiguousarray(gW)
 
@@ -156,6 +163,11 @@ class Conv2dGradW(Function):
         if gy.requires_grad:
             ggy = Conv2d(self.stride, self.padding, self.dilation, out_hw=gy.shape[2:])(x, ggW)
         return gx, ggy
+
+
+def _rows(a):
+    """NCHW array ``a`` as the channels-last matrix ``(N·H·W, C)`` (free when ``a`` is an NHWC view)."""
+    return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
 
 
 # -- public functions: argument checks, then one Function ---------------------------------------------

@@ -82,7 +82,8 @@ def write_index(out, results):
         if r.get("skipped"):
             body.append(f"<p>not run: {html.escape(r['skipped'])}</p>")
             continue
-        body.append(f"<p>{r['epochs']} epochs, {r['steps']} steps, {r['seconds']:.0f} s. "
+        epochs = f"{r['epochs']} epoch{'s' if r['epochs'] != 1 else ''}"
+        body.append(f"<p>{epochs}, {r['steps']} steps, {r['seconds']:.0f} s. "
                     f'<a href="{name}/index.html">Full report</a>.</p>')
         pictures = []
         if r["samples"]:

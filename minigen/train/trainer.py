@@ -265,6 +265,7 @@ class Trainer:
         self.finished = False
         self._stop_requested = False
         self._pending = {}     # losses of the steps since the last history record
+        self._step_epoch = 0   # the epoch of the last step taken
         self._seeded = False
         if not _resuming:
             if os.path.exists(self.out_dir) and not os.path.isdir(self.out_dir):
@@ -344,7 +345,7 @@ class Trainer:
             self._pending.setdefault(k, []).append(v)
         if not self._pending or not (force or self.step % self.log_every == 0):
             return
-        record = {"epoch": int(self.loader.epoch), "step": int(self.step)}
+        record = {"epoch": int(self._step_epoch), "step": int(self.step)}
         for k, vs in self._pending.items():
             finite = [v for v in vs if v is not None]
             record[k] = (math.fsum(finite) / len(finite)) if len(finite) == len(vs) and vs else None
@@ -396,6 +397,7 @@ class Trainer:
                 signal.signal(signal.SIGINT, previous)
             self._bar.close()
         if not self.interrupted:
+            self._log({}, force=True)  # the last, partial group of log_every steps
             self.finished = True
             self.save_checkpoint()
             self._final_pictures()
@@ -421,6 +423,7 @@ class Trainer:
                                       f"{self.out_dir}")
                     return
                 self.step += 1
+                self._step_epoch = epoch
                 losses = _clean_losses(losses, f"{type(self.model).__name__}.train_step")
                 self._log(losses)
                 self._bar.update(losses, loader.position)

@@ -248,3 +248,27 @@ def test_gradcheck_reports_a_wrong_gradient(monkeypatch):
     bad = opcheck.check_op("sigmoid", table)  # backward misses the 2x term of the derivative
     assert bad.first == "FAIL" and bad.max_error > 0.1
     assert "gradcheck" in bad.message
+
+
+def _demo_module():
+    spec = importlib.util.spec_from_file_location("demo", os.path.join(ROOT, "examples", "demo.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_demo_replaces_only_its_own_folder(tmp_path):
+    from minigen.train.runs import UserError
+    demo = _demo_module()
+    assert [m for m, _, _ in demo.DEMO] == ["conv-vae", "dcgan"]
+    own = tmp_path / "demo"
+    demo.prepare(str(own))
+    (own / "old.png").write_bytes(b"x")
+    demo.prepare(str(own))  # its own folder: replaced
+    assert sorted(os.listdir(own)) == [demo.MARKER]
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="was not made by the demo; it is left alone"):
+        demo.prepare(str(other))
+    assert (other / "notes.txt").read_text() == "keep me"

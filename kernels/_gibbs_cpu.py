@@ -12,37 +12,57 @@ uniform falls between the two roundings (about 1 in 10⁸ units in float32).
 
 Importing this module imports Numba; :mod:`minigen.kernels` imports it only
 when a ``cpu`` kernel is first called.
+
+Each kernel is compiled two ways, serial and with threads, and the serial
+one runs small inputs: waking the thread pool costs more than a small pass
+(and far more on a loaded machine, where it waits for a busy core). Each
+version is compiled at its first use.
 """
 import numpy as np
 from numba import njit, prange
 
 from . import _fastexp
 
-
-@njit(parallel=True, cache=False, nogil=True)
-def _bernoulli(pre, bias, beta, scale, u, s, sample, mask, values, clamped, vexp, bits_like, high):
-    one = pre.dtype.type(1)
-    zero = pre.dtype.type(0)
-    rows, cols = pre.shape
-    for i in prange(rows):
-        e = np.empty(cols, dtype=pre.dtype)          # per-row scratch: e^{-a}, and the bits of 2^k
-        bits = np.empty(cols, dtype=bits_like.dtype)
-        for j in range(cols):
-            e[j] = -(beta * (scale * pre[i, j] + bias[j]))
-        vexp(e, bits, cols)
-        for j in range(cols):
-            a = beta * (scale * pre[i, j] + bias[j])
-            p = zero if -a > high else one / (one + e[j])     # e^{-a} overflows: p < 1e-38 rounds to 0
-            if clamped and mask[i, j]:
-                p = values[i, j]
-                if sample:
-                    s[i, j] = p
-            elif sample:
-                s[i, j] = one if u[i, j] < p else zero
-            pre[i, j] = p
+# Below this many elements a pass runs on one thread.
+PARALLEL_MIN_WORK = 1 << 16
 
 
-@njit(parallel=True, cache=False, nogil=True)
+def _two_ways(fn, **options):
+    """``(serial, parallel)`` compilations of one kernel (``prange`` is ``range`` in the serial one)."""
+    return njit(parallel=False, **options)(fn), njit(parallel=True, **options)(fn)
+
+
+def _make_bernoulli(dtype):
+    """The Bernoulli pass for one float dtype (its exp and the integer type of the exp's scratch are fixed)."""
+    vexp, bits_dtype, high_ = _fastexp.for_dtype(dtype)
+    high = np.dtype(dtype).type(high_)
+
+    def bernoulli(pre, bias, beta, scale, u, s, sample, mask, values, clamped):
+        one = pre.dtype.type(1)
+        zero = pre.dtype.type(0)
+        rows, cols = pre.shape
+        for i in prange(rows):
+            e = np.empty(cols, dtype=pre.dtype)          # per-row scratch: e^{-a}, and the bits of 2^k
+            bits = np.empty(cols, dtype=bits_dtype)
+            for j in range(cols):
+                e[j] = -(beta * (scale * pre[i, j] + bias[j]))
+            vexp(e, bits, cols)
+            for j in range(cols):
+                a = beta * (scale * pre[i, j] + bias[j])
+                p = zero if -a > high else one / (one + e[j])     # e^{-a} overflows: p < 1e-38 rounds to 0
+                if clamped and mask[i, j]:
+                    p = values[i, j]
+                    if sample:
+                        s[i, j] = p
+                elif sample:
+                    s[i, j] = one if u[i, j] < p else zero
+                pre[i, j] = p
+    return _two_ways(bernoulli, cache=False, nogil=True)
+
+
+_bernoulli = {np.dtype(np.float32): _make_bernoulli(np.float32), np.dtype(np.float64): _make_bernoulli(np.float64)}
+
+
 def _gaussian(pre, bias, sigma, std, z, s, sample, mask, values, clamped):
     rows, cols = pre.shape
     for i in prange(rows):
@@ -57,15 +77,16 @@ def _gaussian(pre, bias, sigma, std, z, s, sample, mask, values, clamped):
             pre[i, j] = m
 
 
+_gaussian = _two_ways(_gaussian, cache=False, nogil=True)
+
+
 def bernoulli_pass(pre, bias, beta, scale, u, s, sample, mask, values, clamped):
     """In place: ``pre <- σ(β (scale·pre + bias))``; ``s <- [u < pre]`` when ``sample``.
 
     Where ``clamped`` and ``mask``, both are ``values`` instead."""
-    vexp, bits_dtype, high = _fastexp.for_dtype(pre.dtype)
-    _bernoulli(pre, bias, beta, scale, u, s, sample, mask, values, clamped, vexp, np.zeros(1, bits_dtype),
-               pre.dtype.type(high))
+    _bernoulli[pre.dtype][pre.size >= PARALLEL_MIN_WORK](pre, bias, beta, scale, u, s, sample, mask, values, clamped)
 
 
 def gaussian_pass(pre, bias, sigma, std, z, s, sample, mask, values, clamped):
     """In place: ``pre <- bias + σ·pre`` (the mean); ``s <- mean + std·z`` when ``sample``."""
-    _gaussian(pre, bias, sigma, std, z, s, sample, mask, values, clamped)
+    _gaussian[pre.size >= PARALLEL_MIN_WORK](pre, bias, sigma, std, z, s, sample, mask, values, clamped)

@@ -9,6 +9,8 @@ unordered pair {i, j} is visited once, since e[i,j,k] = e[j,i,k]. The
 sums may be reordered (``fastmath`` reassociation) so that they vectorise
 too: results match the reference to rounding, not bit for bit.
 Scratch per thread: a few (B,) vectors. Memory overall: O(B·K·C).
+Small inputs (fewer than ``PARALLEL_MIN_WORK`` pairs × kernels) run a serial
+compilation of the same kernel: the thread pool costs more than they do.
 """
 import numpy as np
 from numba import njit, prange
@@ -17,6 +19,13 @@ from . import _fastexp
 
 # Reassociation lets LLVM vectorise the sums; no other fast-math flag (infinities and NaNs behave as usual).
 _FAST = {"reassoc", "nsz"}
+PARALLEL_MIN_WORK = 1 << 16
+
+
+def _two_ways(fn):
+    """``(serial, parallel)`` compilations of one kernel (``prange`` is ``range`` in the serial one)."""
+    options = dict(cache=False, nogil=True, fastmath=_FAST)
+    return njit(parallel=False, **options)(fn), njit(parallel=True, **options)(fn)
 
 
 @njit(cache=False, nogil=True, fastmath=_FAST)
@@ -33,7 +42,6 @@ def _neg_distances(X, k, i, dist):
     return n
 
 
-@njit(parallel=True, cache=False, nogil=True, fastmath=_FAST)
 def _forward(X, o, vexp, bits_like):
     K, C, B = X.shape
     for k in prange(K):
@@ -49,7 +57,6 @@ def _forward(X, o, vexp, bits_like):
             o[k, i] += acc
 
 
-@njit(parallel=True, cache=False, nogil=True, fastmath=_FAST)
 def _backward(X, go, g, vexp, bits_like):
     K, C, B = X.shape
     zero = X.dtype.type(0)
@@ -75,6 +82,14 @@ def _backward(X, go, g, vexp, bits_like):
                 g[k, c, i] -= acc                     # ∂/∂M[i] gets −w·sign(x_i − x_j)
 
 
+_forward, _backward = _two_ways(_forward), _two_ways(_backward)
+
+
+def _parallel(M):
+    B, K, _ = M.shape
+    return B * B * K // 2 >= PARALLEL_MIN_WORK
+
+
 def _exp_args(dtype):
     vexp, bits_dtype, _ = _fastexp.for_dtype(dtype)
     return vexp, np.zeros(1, bits_dtype)
@@ -84,7 +99,7 @@ def forward(M):
     """o (B, K) for M (B, K, C) (NumPy)."""
     X = np.ascontiguousarray(M.transpose(1, 2, 0))
     o = np.zeros((M.shape[1], M.shape[0]), dtype=M.dtype)
-    _forward(X, o, *_exp_args(M.dtype))
+    _forward[_parallel(M)](X, o, *_exp_args(M.dtype))
     return np.ascontiguousarray(o.T)
 
 
@@ -92,5 +107,5 @@ def backward(M, go):
     """gM (B, K, C) for M (B, K, C) and go (B, K) (NumPy)."""
     X = np.ascontiguousarray(M.transpose(1, 2, 0))
     g = np.zeros(X.shape, dtype=M.dtype)
-    _backward(X, np.ascontiguousarray(go.T), g, *_exp_args(M.dtype))
+    _backward[_parallel(M)](X, np.ascontiguousarray(go.T), g, *_exp_args(M.dtype))
     return np.ascontiguousarray(g.transpose(2, 0, 1))

@@ -310,3 +310,15 @@ def test_extreme_preactivations_saturate_like_the_reference():
         np.testing.assert_array_equal(s, s_ref)
         np.testing.assert_allclose(p, p_ref, rtol=RTOL[dtype], atol=np.finfo(dtype).tiny)
         assert p[0, 0] == 0 and p[0, -1] == 1 and np.all(np.isfinite(p))
+
+
+def test_threaded_compilation_matches_reference(monkeypatch):
+    from minigen.kernels import _gibbs_cpu
+    monkeypatch.setattr(_gibbs_cpu, "PARALLEL_MIN_WORK", 0)          # small inputs take the threaded kernels
+    W, b, c = make_rbm(9, 7, np.float32, scale=2.0)
+    v = (np.random.default_rng(10).random((6, 9)) < 0.5).astype(np.float32)
+    for visible in ("bernoulli", "gaussian"):
+        u = noise(1, 6, 9, 7, np.float32, visible=visible)
+        ref = kernels.gibbs(W, b, c, v, 1, visible=visible, uniforms=u, impl="reference")
+        got = kernels.gibbs(W, b, c, v, 1, visible=visible, uniforms=u, impl="cpu")
+        assert_same(ref, got, np.float32, visible=visible)

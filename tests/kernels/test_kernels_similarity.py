@@ -152,3 +152,13 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"minibatch_similarity: impl must be one of 'auto', 'reference', 'cpu', "
                                          r"'cuda', got 'gpu'"):
         kernels.minibatch_similarity(M, impl="gpu")
+
+
+def test_threaded_compilation_matches_reference(monkeypatch):
+    from minigen.kernels import _similarity_cpu
+    monkeypatch.setattr(_similarity_cpu, "PARALLEL_MIN_WORK", 0)     # small inputs take the threaded kernels
+    M, go = data(7, 5, 3, np.float64, seed=6)
+    np.testing.assert_allclose(kernels.minibatch_similarity(M, impl="cpu"),
+                               kernels.minibatch_similarity(M, impl="reference"), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(kernels.minibatch_similarity_backward(M, go, impl="cpu"),
+                               kernels.minibatch_similarity_backward(M, go, impl="reference"), rtol=1e-6, atol=1e-6)

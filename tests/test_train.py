@@ -368,3 +368,22 @@ def test_every_registered_model_resumes_bit_identically(tmp_path, monkeypatch):
     names = sorted(registry.load_all())
     problems = {name: _resume_matches(name, tmp_path) for name in names}
     assert names and not {k: v for k, v in problems.items() if v}, problems
+
+
+def test_resume_with_log_every_keeps_the_partial_group(data, tmp_path):
+    def full(out):
+        minigen.random.seed(1)
+        model, loader = make(data)
+        Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO, log_every=4,
+                sample_every_epoch=False).fit()
+
+    full(str(tmp_path / "a"))
+    out = str(tmp_path / "b")
+    minigen.random.seed(1)
+    model, loader = make(data)
+    Trainer(model, loader, out, epochs=EPOCHS, seed=5, progress=False, info=INFO, log_every=4, max_steps=10,
+            sample_every_epoch=False).fit()  # steps 9 and 10 wait in the checkpoint for 11 and 12
+    model, loader = make(data)
+    Trainer.resume(model, loader, out, progress=False, info=INFO, log_every=4, sample_every_epoch=False).fit()
+    a, b = read(str(tmp_path / "a" / "history.jsonl")), read(os.path.join(out, "history.jsonl"))
+    assert a == b and len(a.splitlines()) == 6  # steps 4, 8, 12, 16, 20 and the last one, 21

@@ -308,6 +308,7 @@ class Trainer:
         trainer._seeded = True
         trainer.history = trainer._truncate_history(int(t["history_len"]))
         trainer._pending = {k: list(v) for k, v in t.get("pending", {}).items()}
+        trainer._step_epoch = int(t.get("step_epoch", 0))
         trainer._write_config()
         return trainer
 
@@ -361,7 +362,7 @@ class Trainer:
         trainer = {"step": self.step, "epochs": self.epochs, "history_len": len(self.history),
                    "loader": self.loader.state_dict() if loader_state is None else loader_state,
                    "default_rng": mrandom.default_generator().get_state(), "seed": self.seed,
-                   "pending": self._pending, "finished": self.finished}
+                   "pending": self._pending, "step_epoch": self._step_epoch, "finished": self.finished}
         obj = {"format": FORMAT, "version": FORMAT_VERSION, "model": self.model.state_dict(),
                "trainer": _to_json(trainer), "config": json.dumps(self.config, sort_keys=True, default=str)}
         path = os.path.join(self.out_dir, CHECKPOINT)

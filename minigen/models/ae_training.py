@@ -391,6 +391,13 @@ class GMMModel:
         x = x[0] if isinstance(x, tuple) else x
         return np.clip(x, 0.0, 1.0).astype(np.float32).reshape((n,) + self.x_shape)
 
+    def reconstruct(self, x):
+        """Each image replaced by the mean of its most probable component (the mixture as a codebook)."""
+        x, _ = _split(x)
+        X = _flat64(x)
+        return np.clip(self.gmm.means_[self.gmm.predict(X)], 0.0, 1.0).astype(np.float32).reshape(
+            (X.shape[0],) + self.x_shape)
+
     def report_extras(self, run_dir):
         from ..viz import save_image_grid
 
@@ -464,7 +471,8 @@ def _build_vae(info, o, rng):
 
 
 def _build_conv_vae(info, o, rng):
-    net = vae_mod.conv_vae(info.shape, _sizes(o["channels"]), o["latent_dim"], rng=rng, beta=o["beta"])
+    net = vae_mod.conv_vae(info.shape, _sizes(o["channels"]), o["latent_dim"], rng=rng, beta=o["beta"],
+                           hidden=o["hidden"])
     return VAEModel(net, o["lr"], rng)
 
 
@@ -517,8 +525,9 @@ register(ModelSpec(
     (HIDDEN, LATENT, _opt("--likelihood", str, "bernoulli or gaussian"), BETA), FAMILY))
 register(ModelSpec(
     "conv-vae", "convolutional VAE: strided convs, transposed convs, Bernoulli decoder", _build_conv_vae, DATASETS,
-    dict(epochs=10, batch_size=64, lr=2e-3, channels="16,32", latent_dim=16, beta=1.0),
-    (_opt("--channels", str, "two channel counts, comma-separated"), LATENT, BETA), FAMILY))
+    dict(epochs=10, batch_size=128, lr=2e-3, channels="32,64", hidden=256, latent_dim=10, beta=1.0),
+    (_opt("--channels", str, "two channel counts, comma-separated"),
+     _opt("--hidden", int, "dense layer between the convs and the latent (0: none)"), LATENT, BETA), FAMILY))
 register(ModelSpec(
     "cvae", "conditional VAE (Sohn et al.): q(z|x,y), p(x|z,y); samples one row per class", _build_cvae, DATASETS,
     dict(epochs=20, batch_size=100, lr=1e-3, hidden="400", latent_dim=8, beta=1.0),

@@ -212,15 +212,16 @@ class VAE(nn.Module):
         return {"loss": -F.mean(objective), "elbo": F.mean(log_px_z - kl), "rec": -F.mean(log_px_z),
                 "kl": F.mean(kl)}
 
-    def iwae_bound(self, x, k, rng, y=None, chunk=100):
-        """The importance-weighted bound L_k per example (no gradient), as a float64 ndarray (N,).
+    def log_importance_weights(self, x, k, rng, y=None, chunk=100):
+        """log w_i = log p(x | z_i) + log p(z_i) − log q(z_i | x) for k draws z_i ~ q(z | x); no gradient.
 
-        L_k = logsumexp_i [log p(x|z_i) + log p(z_i) − log q(z_i|x)] − log k, z_i ~ q(z|x).
-        The k samples are drawn ``chunk`` at a time to bound memory; the
-        logsumexp is combined across chunks exactly.
+        The draws are made ``chunk`` at a time to bound memory.
+
+        Returns:
+            float64 ndarray (N, k) on the CPU.
         """
         if k < 1:
-            raise ValueError(f"VAE.iwae_bound: k must be >= 1, got {k}")
+            raise ValueError(f"VAE.log_importance_weights: k must be >= 1, got {k}")
         with no_grad():
             mu, logvar = self.encode(x, y)
             n, d = mu.shape
@@ -228,19 +229,29 @@ class VAE(nn.Module):
             parts = []
             for start in range(0, k, chunk):
                 m = min(chunk, k - start)
-                # Repeat every example m times: rows (example, sample).
+                # Repeat every example m times: rows ordered (example, draw).
                 mu_r = F.reshape(F.broadcast_to(F.unsqueeze(mu, 1), (n, m, d)), (n * m, d))
                 lv_r = F.reshape(F.broadcast_to(F.unsqueeze(logvar, 1), (n, m, d)), (n * m, d))
-                z = reparameterize(mu_r, lv_r, rng.normal((n * m, d), dtype=mu.dtype))
+                # Draw-major noise, so that the result does not depend on the chunk size.
+                eps = rng.normal((m, n, d), dtype=mu.dtype).transpose(1, 0, 2).reshape(n * m, d)
+                z = reparameterize(mu_r, lv_r, eps)
                 x_r = F.reshape(F.broadcast_to(F.unsqueeze(x, 1), (n, m) + tuple(x.shape[1:])),
                                 (n * m,) + tuple(x.shape[1:]))
                 y_r = None if y is None else xp.repeat(xp.asarray(y), m)
                 log_w = (self.log_likelihood(x_r, self.decode(z, y_r)) + log_standard_normal(z)
                          - log_normal(z, mu_r, lv_r))
-                parts.append(log_w.data.astype(np.float64).reshape(n, m))
-            log_w = xp.concatenate(parts, axis=1)
-            top = log_w.max(axis=1, keepdims=True)
-            return backend.to_device(top[:, 0] + xp.log(xp.exp(log_w - top).mean(axis=1)), "cpu")
+                parts.append(backend.to_device(log_w.data, "cpu").astype(np.float64).reshape(n, m))
+            return np.concatenate(parts, axis=1)
+
+    def iwae_bound(self, x, k, rng, y=None, chunk=100):
+        """The importance-weighted bound L_k per example: logmeanexp_i log w_i, a float64 ndarray (N,).
+
+        L_1 is a one-sample ELBO estimate; L_k grows with k towards log p(x)
+        (Burda et al. 2016, theorem 1).
+        """
+        log_w = self.log_importance_weights(x, k, rng, y, chunk)
+        top = log_w.max(axis=1, keepdims=True)
+        return top[:, 0] + np.log(np.exp(log_w - top).mean(axis=1))
 
     # -- using the model -----------------------------------------------------------
     def sample(self, n, rng, y=None):
@@ -318,21 +329,25 @@ def mlp_vae(x_shape, hidden=(400,), latent_dim=20, rng=None, likelihood="bernoul
     return VAE(nn.Sequential(*enc), nn.Sequential(*dec), latent_dim, x_shape, likelihood, beta, c)
 
 
-def conv_vae(x_shape=(1, 28, 28), channels=(32, 64), latent_dim=16, rng=None, likelihood="bernoulli", beta=1.0):
-    """A convolutional VAE: strided 4×4 convs down (28 → 14 → 7), a linear layer to (μ, logvar), and back up.
+def conv_vae(x_shape=(1, 28, 28), channels=(32, 64), latent_dim=16, rng=None, likelihood="bernoulli", beta=1.0,
+             hidden=256):
+    """A convolutional VAE: strided 4×4 convs down (28 → 14 → 7), dense layers to (μ, logvar), and back up.
 
-    Encoder: Conv(C→c₁, 4, s2, p1) ReLU Conv(c₁→c₂, 4, s2, p1) ReLU Flatten Linear(c₂·7·7 → 2D).
-    Decoder: Linear(D → c₂·7·7) ReLU ConvT(c₂→c₁, 4, s2, p1) ReLU ConvT(c₁→C, 4, s2, p1) (logits).
-    Height and width must be divisible by 4.
+    Encoder: Conv(C→c₁, 4, s2, p1) ReLU Conv(c₁→c₂, 4, s2, p1) ReLU Flatten [Linear(c₂·7·7 → h) ReLU] Linear(→ 2D).
+    Decoder: [Linear(D → h) ReLU] Linear(→ c₂·7·7) ReLU ConvT(c₂→c₁, 4, s2, p1) ReLU ConvT(c₁→C, 4, s2, p1) (logits).
+    The bracketed dense layer is left out when ``hidden=0``. Height and width must be divisible by 4.
     """
     C, H, W = x_shape
     if H % 4 or W % 4:
         raise ValueError(f"conv_vae: image height and width must be divisible by 4, got {x_shape}")
     c1, c2 = channels
-    h, w = H // 4, W // 4
+    flat = c2 * (H // 4) * (W // 4)
+    dense_in = [nn.Linear(flat, hidden, rng=rng), nn.ReLU()] if hidden else []
+    dense_out = [nn.Linear(latent_dim, hidden, rng=rng), nn.ReLU()] if hidden else []
     enc = nn.Sequential(nn.Conv2d(C, c1, 4, 2, 1, rng=rng), nn.ReLU(), nn.Conv2d(c1, c2, 4, 2, 1, rng=rng), nn.ReLU(),
-                        nn.Flatten(), nn.Linear(c2 * h * w, 2 * latent_dim, rng=rng))
-    dec = nn.Sequential(nn.Linear(latent_dim, c2 * h * w, rng=rng), nn.ReLU(), nn.Unflatten(1, (c2, h, w)),
+                        nn.Flatten(), *dense_in, nn.Linear(hidden or flat, 2 * latent_dim, rng=rng))
+    dec = nn.Sequential(*dense_out, nn.Linear(hidden or latent_dim, flat, rng=rng), nn.ReLU(),
+                        nn.Unflatten(1, (c2, H // 4, W // 4)),
                         nn.ConvTranspose2d(c2, c1, 4, 2, 1, rng=rng), nn.ReLU(),
                         nn.ConvTranspose2d(c1, C, 4, 2, 1, rng=rng))
     return VAE(enc, dec, latent_dim, x_shape, likelihood, beta)

@@ -29,9 +29,13 @@ is bilinear in (x, gy). Every backward is one of these three Functions, so
 the ops are differentiable to any order (WGAN-GP's gradient penalty through
 a conv critic needs the second).
 
-Each forward is ``im2col`` (a copy of strided slices, looped over the KH·KW
-kernel offsets only), ONE matrix product, and for the transposed conv
-``col2im``. See ``bench/conv.py`` and ``docs/performance.md`` for speed.
+Each forward is ``im2col`` (one copy of a strided view of all windows), ONE
+matrix product, and for the transposed conv ``col2im`` (a loop over the
+KH·KW kernel offsets only). No loop runs over the batch or the pixels. The
+backward passes hand each other what they share: the conv's weight gradient
+reuses the forward's im2col matrix, and the transposed conv's two gradients
+share one im2col of ``gy``. See ``bench/conv.py`` and ``docs/performance.md``
+for speed.
 """
 from .. import backend
 from ..autograd.function import Function

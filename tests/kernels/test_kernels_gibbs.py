@@ -57,16 +57,20 @@ def test_bernoulli_cpu_matches_reference(dtype, k, beta):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("sigma", [0.5, "vector"])
-def test_gaussian_cpu_matches_reference(dtype, sigma):
+@pytest.mark.parametrize("sigma,clamped", [(0.5, False), ("vector", False), (0.5, True)])
+def test_gaussian_cpu_matches_reference(dtype, sigma, clamped):
     W, b, c = make_rbm(11, 7, dtype, scale=0.3)
     if sigma == "vector":
         sigma = np.linspace(0.5, 2.0, 11).astype(dtype)
     v = np.random.default_rng(3).normal(size=(6, 11)).astype(dtype)
+    clamp = (np.arange(11) < 3, v) if clamped else None
     u = noise(2, 6, 11, 7, dtype, visible="gaussian")
-    ref = kernels.gibbs(W, b, c, v, 2, beta=0.8, visible="gaussian", sigma=sigma, uniforms=u, impl="reference")
-    got = kernels.gibbs(W, b, c, v, 2, beta=0.8, visible="gaussian", sigma=sigma, uniforms=u, impl="cpu")
+    kw = dict(beta=0.8, visible="gaussian", sigma=sigma, clamp=clamp, uniforms=u)
+    ref = kernels.gibbs(W, b, c, v, 2, impl="reference", **kw)
+    got = kernels.gibbs(W, b, c, v, 2, impl="cpu", **kw)
     assert_same(ref, got, dtype, visible="gaussian")
+    if clamped:
+        np.testing.assert_array_equal(got.v[:, :3], v[:, :3])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -149,7 +149,7 @@ def _sigma_array(op, sigma, nv, like):
                          f"got shape {s.shape}")
     s = xp.asarray(s, dtype=like.dtype)
     if not bool((s > 0).all()):
-        raise ValueError(f"{op}: sigma must be > 0")
+        raise ValueError(f"{op}: sigma must be > 0, got min(sigma) = {float(s.min())}")
     return s
 
 

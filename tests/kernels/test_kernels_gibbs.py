@@ -278,6 +278,8 @@ def test_bad_dtypes_and_values(impl):
         kernels.gibbs(W, b, c, v, visible="binary", impl=impl)
     with pytest.raises(ValueError, match=r"sigma must be a number or an array of shape \(n_visible,\) = \(4,\)"):
         kernels.gibbs(W, b, c, v, visible="gaussian", sigma=np.ones(3), impl=impl)
+    with pytest.raises(ValueError, match=r"gibbs: sigma must be > 0, got min\(sigma\) = -1.0"):
+        kernels.gibbs(W, b, c, v, visible="gaussian", sigma=np.array([1.0, -1.0, 1.0, 1.0]), impl=impl)
     with pytest.raises(TypeError, match=r"rng must be a minigen.random.Generator, got Generator"):
         kernels.gibbs(W, b, c, v, rng=np.random.default_rng(0), impl=impl)
 

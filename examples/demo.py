@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without install
 MARKER = ".minigen-demo"
 # (model, epochs, options): sized for about six minutes in all on two CPU cores.
 DEMO = (
-    ("conv-vae", 30, {}),
+    ("conv-vae", 20, {}),
     ("dcgan", 8, {}),
 )
 QUICK_LIMIT = 512

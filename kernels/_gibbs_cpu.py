@@ -25,6 +25,9 @@ from . import _fastexp
 
 # Below this many elements a pass runs on one thread.
 PARALLEL_MIN_WORK = 1 << 16
+# Rows are processed in blocks of about this many elements, each with its own scratch vectors: big enough
+# that allocating the scratch is negligible even for narrow layers, small enough to stay in the L1 cache.
+BLOCK = 4096
 
 
 def _two_ways(fn, **options):
@@ -37,26 +40,32 @@ def _make_bernoulli(dtype):
     vexp, bits_dtype, high_ = _fastexp.for_dtype(dtype)
     high = np.dtype(dtype).type(high_)
 
-    def bernoulli(pre, bias, beta, scale, u, s, sample, mask, values, clamped):
+    def bernoulli(pre, bias, beta, scale, u, s, sample, mask, values, clamped, block_rows):
         one = pre.dtype.type(1)
         zero = pre.dtype.type(0)
         rows, cols = pre.shape
-        for i in prange(rows):
-            e = np.empty(cols, dtype=pre.dtype)          # per-row scratch: e^{-a}, and the bits of 2^k
-            bits = np.empty(cols, dtype=bits_dtype)
-            for j in range(cols):
-                e[j] = -(beta * (scale * pre[i, j] + bias[j]))
-            vexp(e, bits, cols)
-            for j in range(cols):
-                a = beta * (scale * pre[i, j] + bias[j])
-                p = zero if -a > high else one / (one + e[j])     # e^{-a} overflows: p < 1e-38 rounds to 0
-                if clamped and mask[i, j]:
-                    p = values[i, j]
-                    if sample:
-                        s[i, j] = p
-                elif sample:
-                    s[i, j] = one if u[i, j] < p else zero
-                pre[i, j] = p
+        n_blocks = (rows + block_rows - 1) // block_rows
+        for blk in prange(n_blocks):
+            r0 = blk * block_rows
+            r1 = min(rows, r0 + block_rows)
+            e = np.empty((r1 - r0) * cols, dtype=pre.dtype)     # scratch: e^{-a}, and the bits of 2^k
+            bits = np.empty((r1 - r0) * cols, dtype=bits_dtype)
+            for i in range(r0, r1):
+                for j in range(cols):
+                    e[(i - r0) * cols + j] = -(beta * (scale * pre[i, j] + bias[j]))
+            vexp(e, bits, (r1 - r0) * cols)
+            for i in range(r0, r1):
+                for j in range(cols):
+                    a = beta * (scale * pre[i, j] + bias[j])
+                    # e^{-a} overflows for very negative a: p < 1e-38 rounds to 0
+                    p = zero if -a > high else one / (one + e[(i - r0) * cols + j])
+                    if clamped and mask[i, j]:
+                        p = values[i, j]
+                        if sample:
+                            s[i, j] = p
+                    elif sample:
+                        s[i, j] = one if u[i, j] < p else zero
+                    pre[i, j] = p
     return _two_ways(bernoulli, cache=False, nogil=True)
 
 
@@ -84,7 +93,9 @@ def bernoulli_pass(pre, bias, beta, scale, u, s, sample, mask, values, clamped):
     """In place: ``pre <- σ(β (scale·pre + bias))``; ``s <- [u < pre]`` when ``sample``.
 
     Where ``clamped`` and ``mask``, both are ``values`` instead."""
-    _bernoulli[pre.dtype][pre.size >= PARALLEL_MIN_WORK](pre, bias, beta, scale, u, s, sample, mask, values, clamped)
+    block_rows = max(1, BLOCK // max(1, pre.shape[1]))
+    _bernoulli[pre.dtype][pre.size >= PARALLEL_MIN_WORK](pre, bias, beta, scale, u, s, sample, mask, values, clamped,
+                                                         block_rows)
 
 
 def gaussian_pass(pre, bias, sigma, std, z, s, sample, mask, values, clamped):

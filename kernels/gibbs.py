@@ -420,7 +420,8 @@ def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1
             uniforms (Bernoulli visibles) or standard normals (Gaussian visibles). With the same ``uniforms``
             every ``impl`` gives the same samples.
         rng: a :class:`minigen.random.Generator` for the draws when ``uniforms`` is None (default: the
-            process-wide one). All of a call's numbers are drawn at once, in the data's dtype.
+            process-wide one). Each conditional's numbers are drawn in one call, in the data's dtype, in the
+            order the chain uses them (h₀, v₁, h₁, …), so memory stays O(batch · units) for any ``k``.
         sample_last: False skips the last hidden sample (CD uses only ``h_prob``): ``h`` is then None.
         impl: ``"auto" | "reference" | "cpu" | "cuda"``.
 
@@ -440,8 +441,7 @@ def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1
     batch, (nv, nh) = v.shape[0], W.shape
     n_h = k + 1 if sample_last else k
     if uniforms is None:
-        u_h = _draw(rng, "uniform", (n_h, batch, nh), v)
-        u_v = _draw(rng, "uniform" if visible == "bernoulli" else "normal", (k, batch, nv), v)
+        u_h = u_v = None
     else:
         if not isinstance(uniforms, (tuple, list)) or len(uniforms) != 2:
             raise TypeError(f"{op}: uniforms must be a pair (u_hidden, u_visible), got {type(uniforms).__name__}")
@@ -464,11 +464,21 @@ def gibbs(W, b, c, v, k=1, *, beta=1.0, clamp=None, visible="bernoulli", sigma=1
             x = x / sig
         return _hidden(impl, x, W, c, beta_t, scale, u)
 
+    kind_v = "uniform" if visible == "bernoulli" else "normal"
+
+    def noise_h(t):
+        if t >= n_h:
+            return None                      # sample_last=False: no last hidden sample
+        return u_h[t] if u_h is not None else _draw(rng, "uniform", (batch, nh), v)
+
+    def noise_v(t):
+        return u_v[t] if u_v is not None else _draw(rng, kind_v, (batch, nv), v)
+
     if mask is not None:
         v = xp.where(mask, values, v)
-    h0_prob, h = hidden(v, u_h[0])
+    h0_prob, h = hidden(v, noise_h(0))
     h_prob = h0_prob
     for step in range(k):
-        v_prob, v = _visible(impl, visible, h, W, b, beta_t, extra, u_v[step], mask, values)
-        h_prob, h = hidden(v, u_h[step + 1] if step + 1 < n_h else None)
+        v_prob, v = _visible(impl, visible, h, W, b, beta_t, extra, noise_v(step), mask, values)
+        h_prob, h = hidden(v, noise_h(step + 1))
     return GibbsResult(h0_prob, v_prob, v, h_prob, h)

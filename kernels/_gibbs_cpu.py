@@ -2,8 +2,8 @@
 
 One pass over each row of the ``(batch, n)`` result of the matrix product:
 add the bias, apply β, take the sigmoid, write the probability over the
-product's buffer, compare with the uniform and write the sample. Rows run in
-parallel (``prange``). The sigmoid's ``exp`` is the vectorisable one of
+product's buffer, compare with the uniform and write the sample. Blocks of
+rows run in parallel (``prange``). The sigmoid's ``exp`` is the vectorisable one of
 :mod:`minigen.kernels._fastexp` (libm's ``exp`` is one call per element and
 stops SIMD); the rest of the arithmetic is the reference's, in the data's
 dtype and the same order, with no fast-math reordering. Probabilities agree

@@ -201,7 +201,8 @@ def batch_norm(x, gamma, beta, mean=None, var=None, eps=1e-5, return_stats=False
 def instance_norm(x, gamma=None, beta=None, eps=1e-5):
     """Instance normalisation (Ulyanov et al. 2016): batch norm's formula per example and channel.
 
-        μ_nc = mean_{h,w} x[n, c],  σ²_nc = mean_{h,w} (x[n, c] − μ_nc)²,  y = γ_c (x − μ_nc)/√(σ²_nc + ε) + β_c
+        μ_nc = mean_{h,w} x[n, c],   σ²_nc = mean_{h,w} (x[n, c] − μ_nc)²
+        y = γ_c (x − μ_nc)/√(σ²_nc + ε) + β_c
 
     Used by style-transfer networks and CycleGAN's generators, where the
     statistics of one image should not leak into another.

@@ -209,7 +209,8 @@ declare("upsample_nearest2d",
         strategy=upsample_cases(),
         errors=[(lambda: F.upsample_nearest2d(_x4, 1.5), TypeError,
                  r"upsample_nearest2d: scale_factor must be a positive integer.*got 1.5"),
-                (lambda: F.upsample_nearest2d(_x4, 0), ValueError, r"upsample_nearest2d: scale_factor must be positive"),
+                (lambda: F.upsample_nearest2d(_x4, 0), ValueError,
+                 r"upsample_nearest2d: scale_factor must be positive"),
                 (lambda: F.upsample_nearest2d(minigen.tensor(np.ones((3, 4), np.float32)), 2), ValueError,
                  r"upsample_nearest2d: expected a 4-D input")])
 

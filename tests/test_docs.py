@@ -10,7 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 DOCTEST_MODULES = [
     "minigen.backend", "minigen.random", "minigen.autograd.tensor", "minigen.autograd.engine",
-    "minigen.autograd.gradcheck",
+    "minigen.autograd.gradcheck", "minigen.functional.conv", "minigen.functional.pool", "minigen.functional.norm",
+    "minigen.functional.embedding",
 ]
 
 

@@ -43,12 +43,19 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, x):
-        pos = x > 0
-        self.scale = pos + (~pos) * x.dtype.type(self.slope)
-        return x * self.scale
+        xp = backend.get_array_module(x)
+        s = x.dtype.type(self.slope)
+        self.pos = x > 0
+        if 0 <= self.slope <= 1:
+            return xp.maximum(x, x * s)  # two passes instead of five
+        return x * (self.pos * (1 - s) + s)
 
     def backward(self, gy):
-        return gy * Tensor(self.scale.astype(gy.dtype, copy=False))
+        s = gy.dtype.type(self.slope)
+        scale = self.pos.astype(gy.dtype)  # 1 where x > 0, slope elsewhere
+        scale *= 1 - s
+        scale += s
+        return gy * Tensor(scale)
 
 
 class ELU(Function):

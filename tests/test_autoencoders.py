@@ -20,7 +20,7 @@ from minigen.data import DataLoader, digits
 from minigen.models import ae_training as T
 from minigen.models import autoencoders as A
 from minigen.models.classical import PCA, GaussianMixture, ProbabilisticPCA
-from minigen.models.registry import DataInfo
+from minigen.models.registry import REGISTRY, DataInfo
 
 SHAPE = (1, 8, 8)
 
@@ -266,7 +266,7 @@ def test_bad_arguments_have_clear_errors():
 
 @pytest.mark.parametrize("name", ["denoising-ae", "stacked-ae", "pca", "gmm"])
 def test_resume_is_bit_identical(tmp_path, data, name):
-    spec = minigen.models.get(name)
+    spec = REGISTRY[name]
     info = DataInfo("digits", SHAPE, 10)
     opts = dict(spec.defaults)
     opts.update({"denoising-ae": dict(hidden="16,4"), "stacked-ae": dict(hidden="16,4", greedy_steps=2),
@@ -301,7 +301,7 @@ def test_every_registered_autoencoder_builds_and_steps(data):
              "contractive-ae": dict(hidden="8"), "conv-ae": dict(channels="4,8", code_size=4),
              "stacked-ae": dict(hidden="16,4")}
     for name, extra in small.items():
-        spec = minigen.models.get(name)
+        spec = REGISTRY[name]
         assert spec.family == "autoencoders"
         model = spec.build(info, dict(spec.defaults, **extra), gen(0))
         out = model.train_step((minigen.tensor(data["xtr"][:16]), data["ytr"][:16]))

@@ -16,7 +16,7 @@ from minigen.autograd import gradcheck
 from minigen.data import DataLoader, digits
 from minigen.models import vae as V
 from minigen.models.ae_training import VAEModel
-from minigen.models.registry import DataInfo
+from minigen.models.registry import REGISTRY, DataInfo
 
 
 def gen(seed):
@@ -282,7 +282,7 @@ def test_registered_vaes_build_and_step():
     batch = (minigen.tensor(xtr[:16]), ytr[:16])
     for name, extra in (("vae", dict(hidden="16", latent_dim=2)), ("conv-vae", dict(channels="4,8")),
                         ("cvae", dict(hidden="16"))):
-        spec = minigen.models.get(name)
+        spec = REGISTRY[name]
         model = spec.build(info, dict(spec.defaults, **extra), gen(0))
         out = model.train_step(batch)
         assert np.isfinite(out["loss"]) and "kl" in out

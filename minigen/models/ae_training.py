@@ -19,7 +19,8 @@ held fixed, the M-step runs at the end of the epoch).
 Example:
     >>> import minigen
     >>> from minigen.models.registry import DataInfo
-    >>> spec = minigen.models.get("vae")
+    >>> from minigen.models.registry import REGISTRY
+    >>> spec = REGISTRY["vae"]
     >>> opts = dict(spec.defaults, hidden=32, latent_dim=2)
     >>> model = spec.build(DataInfo("digits", (1, 8, 8), 10), opts, minigen.random.Generator(0))
     >>> x = minigen.tensor(minigen.random.Generator(1).uniform((16, 1, 8, 8)))
@@ -54,6 +55,10 @@ def _split(batch):
     return x, y
 
 
+def _device(o):
+    return o.get("device", "cpu")
+
+
 def _net_state(net):
     return {k: v.data.copy() for k, v in net.state_dict().items()}
 
@@ -68,8 +73,9 @@ class GradientModel:
             DAE's corruption); its state is part of :meth:`state_dict`.
     """
 
-    def __init__(self, net, lr, rng):
-        self.net = net
+    def __init__(self, net, lr, rng, device="cpu"):
+        # The noise generator stays on the CPU for any device: its state goes into checkpoints.
+        self.net = net.to(device)
         self.opt = optim.Adam(list(net.parameters()), lr=lr)
         self.rng = mrandom.Generator(rng.spawn_seed())
         self.steps = 0
@@ -127,11 +133,14 @@ class DenoisingModel(AutoencoderModel):
         """The last mean image of n chains of ``chain_steps`` steps started from uniform noise."""
         self.net.eval()
         rng = mrandom.Generator(SAMPLE_SEED)
-        x0 = Tensor(rng.uniform((n,) + self.net.x_shape, dtype=self._dtype()))
+        x0 = Tensor(backend.to_device(rng.uniform((n,) + self.net.x_shape, dtype=self._dtype()), self._device()))
         return ae.dae_chain(self.net, x0, self.chain_steps, rng)[:, -1]
 
     def _dtype(self):
         return next(iter(self.net.parameters())).dtype
+
+    def _device(self):
+        return next(iter(self.net.parameters())).device
 
     def report_extras(self, run_dir):
         """A picture of 8 chains (one per row) from noise, every 3rd step shown."""
@@ -139,7 +148,7 @@ class DenoisingModel(AutoencoderModel):
 
         self.net.eval()
         rng = mrandom.Generator(SAMPLE_SEED + 1)
-        x0 = Tensor(rng.uniform((8,) + self.net.x_shape, dtype=self._dtype()))
+        x0 = Tensor(backend.to_device(rng.uniform((8,) + self.net.x_shape, dtype=self._dtype()), self._device()))
         frames = ae.dae_chain(self.net, x0, self.chain_steps, rng)[:, ::3]
         path = os.path.join(run_dir, "dae_chains.png")
         interpolation_strip(frames, path, scale=max(1, 28 // self.net.x_shape[-1]))
@@ -193,7 +202,7 @@ class VAEModel(GradientModel):
         z = ((1 - t) * z0 + t * z1).reshape(n_rows * n_steps, -1)
         y = None if not self.net.n_classes else np.repeat(np.arange(n_rows) % self.net.n_classes, n_steps)
         with no_grad():
-            img = self.net.mean_image(self.net.decode(Tensor(z), y)).data
+            img = self.net.mean_image(self.net.decode(Tensor(backend.to_device(z, self.net.device)), y)).data
         return backend.to_device(img, "cpu").reshape((n_rows, n_steps) + self.net.x_shape)
 
     def report_extras(self, run_dir):
@@ -436,44 +445,44 @@ FAMILY = "autoencoders"
 
 def _build_ae(info, o, rng):
     net = ae.Autoencoder(info.shape, _sizes(o["hidden"]), activation=o["activation"], loss=o["loss"], rng=rng)
-    return AutoencoderModel(net, o["lr"], rng)
+    return AutoencoderModel(net, o["lr"], rng, _device(o))
 
 
 def _build_sparse(info, o, rng):
     net = ae.SparseAutoencoder(info.shape, _sizes(o["hidden"]), rho=o["rho"], beta=o["beta"], rng=rng)
-    return AutoencoderModel(net, o["lr"], rng)
+    return AutoencoderModel(net, o["lr"], rng, _device(o))
 
 
 def _build_dae(info, o, rng):
     net = ae.DenoisingAutoencoder(info.shape, _sizes(o["hidden"]), noise=o["noise"], level=o["level"], rng=rng)
-    return DenoisingModel(net, o["lr"], rng)
+    return DenoisingModel(net, o["lr"], rng, _device(o))
 
 
 def _build_cae(info, o, rng):
     net = ae.ContractiveAutoencoder(info.shape, _sizes(o["hidden"]), lam=o["lam"], rng=rng)
-    return AutoencoderModel(net, o["lr"], rng)
+    return AutoencoderModel(net, o["lr"], rng, _device(o))
 
 
 def _build_conv_ae(info, o, rng):
     net = ae.ConvAutoencoder(info.shape, _sizes(o["channels"]), code_size=o["code_size"], rng=rng)
-    return AutoencoderModel(net, o["lr"], rng)
+    return AutoencoderModel(net, o["lr"], rng, _device(o))
 
 
 def _build_stacked(info, o, rng):
     net = ae.StackedAutoencoder(info.shape, _sizes(o["hidden"]), greedy_steps=o["greedy_steps"], rng=rng)
-    return AutoencoderModel(net, o["lr"], rng)
+    return AutoencoderModel(net, o["lr"], rng, _device(o))
 
 
 def _build_vae(info, o, rng):
     net = vae_mod.mlp_vae(info.shape, _sizes(o["hidden"]), o["latent_dim"], rng=rng, likelihood=o["likelihood"],
                           beta=o["beta"])
-    return VAEModel(net, o["lr"], rng)
+    return VAEModel(net, o["lr"], rng, _device(o))
 
 
 def _build_conv_vae(info, o, rng):
     net = vae_mod.conv_vae(info.shape, _sizes(o["channels"]), o["latent_dim"], rng=rng, beta=o["beta"],
                            hidden=o["hidden"])
-    return VAEModel(net, o["lr"], rng)
+    return VAEModel(net, o["lr"], rng, _device(o))
 
 
 def _build_cvae(info, o, rng):
@@ -481,7 +490,7 @@ def _build_cvae(info, o, rng):
         raise ValueError(f"cvae: the data set {info.name!r} has no labels; use mnist or digits")
     net = vae_mod.mlp_vae(info.shape, _sizes(o["hidden"]), o["latent_dim"], rng=rng, beta=o["beta"],
                           n_classes=info.n_classes)
-    return VAEModel(net, o["lr"], rng)
+    return VAEModel(net, o["lr"], rng, _device(o))
 
 
 def _build_pca(info, o, rng):
@@ -525,7 +534,7 @@ register(ModelSpec(
     (HIDDEN, LATENT, _opt("--likelihood", str, "bernoulli or gaussian"), BETA), FAMILY))
 register(ModelSpec(
     "conv-vae", "convolutional VAE: strided convs, transposed convs, Bernoulli decoder", _build_conv_vae, DATASETS,
-    dict(epochs=10, batch_size=128, lr=2e-3, channels="32,64", hidden=256, latent_dim=10, beta=1.0),
+    dict(epochs=10, batch_size=32, lr=1e-3, channels="16,32", hidden=256, latent_dim=10, beta=1.0),
     (_opt("--channels", str, "two channel counts, comma-separated"),
      _opt("--hidden", int, "dense layer between the convs and the latent (0: none)"), LATENT, BETA), FAMILY))
 register(ModelSpec(

@@ -152,11 +152,11 @@ def corrupt(x, kind, level, rng):
         x̃ (no gradient).
     """
     if kind == "gaussian":
-        return Tensor(x.data + rng.normal(tuple(x.shape), scale=level, dtype=x.dtype))
+        return Tensor(x.data + backend.to_device(rng.normal(tuple(x.shape), scale=level, dtype=x.dtype), x.device))
     if kind == "mask":
         if not 0.0 <= level < 1.0:
             raise ValueError(f"corrupt: the masking probability must be in [0, 1), got {level}")
-        keep = rng.uniform(tuple(x.shape), dtype=x.dtype) >= level
+        keep = backend.to_device(rng.uniform(tuple(x.shape), dtype=x.dtype) >= level, x.device)
         return Tensor(x.data * keep.astype(x.dtype))
     raise ValueError(f"corrupt: kind must be 'gaussian' or 'mask', got {kind!r}")
 
@@ -322,7 +322,11 @@ def dae_chain(dae, x0, n_steps, rng, sample=True):
         for _ in range(n_steps):
             mean = dae.output_image(dae.decode(dae.encode(corrupt(x, dae.noise, dae.level, rng))))
             frames.append(backend.to_device(mean.data, "cpu"))
-            x = Tensor(rng.bernoulli(mean.data, dtype=mean.dtype)) if sample else mean
+            if sample:
+                u = backend.to_device(rng.uniform(tuple(mean.shape), dtype=mean.dtype), mean.device)
+                x = Tensor((u < mean.data).astype(mean.dtype))
+            else:
+                x = mean
     return np.stack(frames, axis=1)
 
 

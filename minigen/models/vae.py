@@ -205,7 +205,8 @@ class VAE(nn.Module):
         """
         mu, logvar = self.encode(x, y)
         if eps is None:
-            eps = rng.normal(tuple(mu.shape), dtype=mu.dtype)
+            # Noise may come from a CPU generator (whose state a checkpoint can save) for a GPU model.
+            eps = backend.to_device(rng.normal(tuple(mu.shape), dtype=mu.dtype), mu.device)
         z = reparameterize(mu, logvar, eps)
         log_px_z = self.log_likelihood(x, self.decode(z, y))
         objective, kl = elbo_terms(log_px_z, mu, logvar, self.beta)
@@ -234,6 +235,7 @@ class VAE(nn.Module):
                 lv_r = F.reshape(F.broadcast_to(F.unsqueeze(logvar, 1), (n, m, d)), (n * m, d))
                 # Draw-major noise, so that the result does not depend on the chunk size.
                 eps = rng.normal((m, n, d), dtype=mu.dtype).transpose(1, 0, 2).reshape(n * m, d)
+                eps = backend.to_device(eps, mu.device)
                 z = reparameterize(mu_r, lv_r, eps)
                 x_r = F.reshape(F.broadcast_to(F.unsqueeze(x, 1), (n, m) + tuple(x.shape[1:])),
                                 (n * m,) + tuple(x.shape[1:]))
@@ -257,7 +259,7 @@ class VAE(nn.Module):
     def sample(self, n, rng, y=None):
         """n images E[x | z], z ~ N(0, I), as an ndarray (n, *x_shape) in [0, 1]."""
         with no_grad():
-            z = Tensor(rng.normal((n, self.latent_dim), dtype=self._dtype()))
+            z = Tensor(backend.to_device(rng.normal((n, self.latent_dim), dtype=self._dtype()), self.device))
             return backend.to_device(self.mean_image(self.decode(z, y)).data, "cpu")
 
     def reconstruct(self, x, y=None):

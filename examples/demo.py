@@ -39,7 +39,7 @@ MARKER = ".minigen-demo"
 # (model, epochs, options): sized for about six minutes in all on two CPU cores.
 DEMO = (
     ("conv-vae", 20, {}),
-    ("dcgan", 8, {}),
+    ("dcgan", 25, {}),
 )
 QUICK_LIMIT = 512
 

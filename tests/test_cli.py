@@ -64,7 +64,7 @@ def test_train_writes_a_complete_run_folder(run):
     with open(os.path.join(run, "config.json")) as f:
         config = json.load(f)
     assert config["model"] == "tiny-ae" and config["dataset"] == "bars-and-stripes" and config["limit"] is None
-    assert config["options"]["hidden"] == 6 and config["options"]["lr"] == 1e-2 and config["epochs"] == 2
+    assert config["options"] == {"hidden": 6} and config["lr"] == 1e-2 and config["epochs"] == 2
     with open(os.path.join(run, "history.jsonl")) as f:
         records = [json.loads(line) for line in f]
     assert len(records) == 2 * (30 // 8)  # drop_last: 3 full batches per epoch

@@ -171,6 +171,17 @@ def model_options(spec, overrides=None):
     return options
 
 
+RUN_KEYS = ("epochs", "batch_size", "lr", "device", "seed")  # in the config's top level, not under "options"
+
+
+def options_from_config(config, device):
+    """The ``options`` a run's model was built with: its model options plus the run's settings."""
+    options = dict(config["options"])
+    options.update({k: config[k] for k in RUN_KEYS if config.get(k) is not None})
+    options["device"] = device
+    return options
+
+
 def build_model(spec, info, options, seed):
     """``spec.build(info, options, Generator(seed))``; a ValueError from it becomes a :class:`UserError`."""
     try:
@@ -212,8 +223,8 @@ def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cp
             raise UserError(f"{out} holds a run of {config.get('model')!r}, not {model!r}")
         spec = get_spec(model)
         check_device(device)
-        data, info = load_dataset(config["dataset"], config["seed"], config.get("limit"), config["options"])
-        options = dict(config["options"], device=device)
+        options = options_from_config(config, device)
+        data, info = load_dataset(config["dataset"], config["seed"], config.get("limit"), options)
         net = build_model(spec, info, options, config["seed"])
         loader = make_loader(data, config["batch_size"], config["seed"], device)
         config = dict(config, device=device)
@@ -243,7 +254,8 @@ def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cp
     net = build_model(spec, info, options, seed)
     loader = make_loader(data, int(batch_size), seed, device)
     config = {"model": model, "dataset": dataset, "seed": seed, "epochs": int(epochs), "batch_size": int(batch_size),
-              "lr": options.get("lr"), "limit": limit, "device": device, "options": options,
+              "lr": options.get("lr"), "limit": limit, "device": device,
+              "options": {k: v for k, v in options.items() if k not in RUN_KEYS},
               "data_info": info_to_json(info), "examples": len(loader.dataset)}
     if command:
         config["command"] = command
@@ -279,7 +291,7 @@ def rebuild(run_dir, device="cpu"):
     spec = get_spec(config["model"])
     check_device(device)
     info = info_from_json(config["data_info"])
-    net = build_model(spec, info, dict(config["options"], device=device), config["seed"])
+    net = build_model(spec, info, options_from_config(config, device), config["seed"])
     from .trainer import CheckpointError
     try:
         state = load_checkpoint(run_dir)

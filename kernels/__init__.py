@@ -38,17 +38,22 @@ Training GANs", 2016, section 3.2) (:mod:`minigen.kernels.similarity`)::
 with ``o[i, k] = Σ_j exp(−Σ_c |M[i,k,c] − M[j,k,c]|)`` (j runs over the whole
 batch, i included), in O(B·K·C) memory.
 
+**col2im** (:mod:`minigen.kernels.col2im`): the scatter-add of every
+convolution's input gradient, one pass over the output instead of KH·KW
+strided additions (used by ``minigen.functional.conv_utils.col2im``).
+
 ``import minigen.kernels`` imports NumPy only: Numba is imported when a
 ``cpu`` or ``cuda`` kernel is first called, and without Numba ``"auto"``
 falls back to the reference with one warning saying how to get the fast path
 (``pip install 'minigen-dl[fast]'``).
 """
 from ._dispatch import IMPLS, numba_available
+from .col2im import col2im
 from .gibbs import GibbsResult, gibbs, sample_hidden, sample_visible, sample_bernoulli_units
 from .similarity import (minibatch_similarity, minibatch_similarity_backward, minibatch_similarity_reference,
                          MinibatchSimilarity, MinibatchSimilarityGrad, minibatch_discrimination)
 
-__all__ = ["IMPLS", "numba_available", "GibbsResult", "gibbs", "sample_hidden", "sample_visible",
+__all__ = ["IMPLS", "numba_available", "col2im", "GibbsResult", "gibbs", "sample_hidden", "sample_visible",
            "sample_bernoulli_units", "minibatch_similarity", "minibatch_similarity_backward",
            "minibatch_similarity_reference", "MinibatchSimilarity", "MinibatchSimilarityGrad",
            "minibatch_discrimination"]

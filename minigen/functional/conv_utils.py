@@ -148,6 +148,16 @@ def im2col(xpad, KH, KW, SH, SW, DH, DW, OH, OW):
 
 
 def col2im(cols, HP, WP, SH, SW, DH, DW):
+    """The adjoint of :func:`im2col` (see :func:`col2im_reference` for the math).
+
+    Runs the Numba kernel ``minigen.kernels.col2im`` when it pays off (NumPy
+    arrays with many channels, Numba installed), else the reference loop.
+    """
+    from minigen import kernels  # lazy: the kernels import Numba only when a kernel runs
+    return kernels.col2im(cols, HP, WP, SH, SW, DH, DW)
+
+
+def col2im_reference(cols, HP, WP, SH, SW, DH, DW):
     """The adjoint of :func:`im2col`: add every row back onto the pixels it came from.
 
         xpad[n, oh·SH + i·DH, ow·SW + j·DW, c] += cols[n, oh, ow, i, j, c]

@@ -38,6 +38,7 @@ from typing import Callable, Optional, Tuple
 # Modules that register models when imported. Each model family adds its own line.
 MODEL_MODULES = [
     "minigen.models.ae_training",
+    "minigen.models.gan",
     "minigen.models.rbm",
     "minigen.models.dbn",
     "minigen.models.dbm",

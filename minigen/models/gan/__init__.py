@@ -1,1 +1,206 @@
-"""(filled in by its issue)"""
+"""GANs: the game, its losses, DCGAN, the tricks of the trade, unrolled and conditional GANs.
+
+- :mod:`.losses`: minimax, non-saturating, Wasserstein (clipping / gradient
+  penalty), feature matching, hinge, least squares;
+- :mod:`.networks`: MLP and DCGAN generators and discriminators (with
+  batch / virtual batch / instance norm, spectral norm, minibatch
+  discrimination, conditioning);
+- :mod:`.gan`: :class:`GAN`, one trainer composed of an objective and the tricks;
+- :mod:`.unrolled`: the unrolled GAN (Metz et al. 2017), exact through the
+  optimiser steps or first order;
+- :mod:`.conditional`, :mod:`.latent`: class grids, interpolation and latent arithmetic.
+
+Command-line models (``minigen train NAME``): ``gan`` (MLP; ring8, grid25,
+mnist), ``dcgan`` (mnist) and ``cgan`` (conditional; mnist).
+
+Example:
+    >>> import minigen
+    >>> from minigen.models.registry import DataInfo
+    >>> spec = minigen.models.get("gan")
+    >>> opts = dict(spec.defaults, hidden=16, z_dim=4)
+    >>> model = spec.build(DataInfo("ring8", (2,)), opts, minigen.random.Generator(0))
+    >>> x = minigen.tensor(minigen.random.Generator(1).normal((32, 2)))
+    >>> sorted(model.train_step(x))
+    ['d_fake', 'd_loss', 'd_real', 'g_loss', 'replayed']
+"""
+import os
+
+import numpy as np
+
+from ..registry import ModelSpec, register
+from . import losses
+from .gan import GAN, SAMPLE_SEED
+from .networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+__all__ = ["GAN", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "losses",
+           "build_gan", "TrainerGAN"]
+
+G_NORMS = ("none", "batch", "virtual-batch", "instance")
+
+
+class TrainerGAN(GAN):
+    """:class:`GAN` plus the trainer's report: mode statistics for toy data, class grids, latent pictures."""
+
+    info = None
+
+    def report_extras(self, run_dir):
+        from ...viz import save_image_grid, scatter2d
+        sections = []
+        info = self.info
+        if info is not None and info.modes is not None:
+            from ...metrics.modes import N_SAMPLES, MIN_COUNT, mode_statistics
+            x = self.generate(self.codes(N_SAMPLES, SAMPLE_SEED + 3))
+            st = mode_statistics(x, info.modes, info.std)
+            path = os.path.join(run_dir, "samples_2500.png")
+            scatter2d(x, path, modes=info.modes, std=info.std, title=f"{N_SAMPLES} samples")
+            sections.append({"title": "Mode coverage (VEEGAN benchmark)",
+                             "text": f"{st['modes_captured']} of {st['n_modes']} modes captured (≥ {MIN_COUNT} "
+                                     f"samples within 3σ), {100 * st['high_quality']:.1f} % high-quality samples "
+                                     f"of {N_SAMPLES}.", "images": [path]})
+        if self.images and self.n_classes:
+            from .conditional import class_grid
+            path = os.path.join(run_dir, "samples_by_class.png")
+            save_image_grid(class_grid(self, 10), path, nrow=10)
+            sections.append({"title": "Class-conditional samples",
+                             "text": "Row c: G(z_j, c) for ten codes z_j shared by all rows.", "images": [path]})
+        return sections
+
+
+def _hidden(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(int(h) for h in v)
+    return tuple(int(h) for h in str(v).split(",") if h.strip())
+
+
+def _norm(v):
+    if v in (None, "none"):
+        return None
+    if v not in G_NORMS:
+        raise ValueError(f"--g-norm must be one of {', '.join(G_NORMS)}, got {v!r}")
+    return v
+
+
+def build_gan(arch, info, o, rng, conditional=False):
+    """The GAN of ``minigen train gan|dcgan|cgan`` from DataInfo ``info`` and options ``o``."""
+    from ... import random as mrandom
+    net_rng = mrandom.Generator(rng.spawn_seed())
+    shape = tuple(info.shape)
+    images = len(shape) == 3
+    n_classes = int(info.n_classes) if conditional else 0
+    if conditional and not n_classes:
+        raise ValueError(f"cgan: the data set {info.name!r} has no labels; train the conditional GAN on mnist")
+    norm = _norm(o.get("g_norm"))
+    if o.get("virtual_batch_norm"):
+        norm = "virtual-batch"
+    loss = o.get("loss", "non-saturating")
+    cond = dict(n_classes=n_classes, label_input=o.get("label_input", "onehot"), embed_dim=int(o.get("embed_dim", 10)))
+    mbd = dict(minibatch_discrimination=bool(o.get("minibatch_discrimination")), mbd_kernels=int(o.get("mbd_kernels", 16)),
+               mbd_dim=int(o.get("mbd_dim", 8)), spectral_norm=bool(o.get("spectral_norm")))
+    z_dim = int(o.get("z_dim", 64))
+    if arch == "dcgan":
+        if shape != (1, 28, 28) and not (len(shape) == 3 and shape[1:] == (28, 28)):
+            raise ValueError(f"dcgan: the DCGAN networks are for 28x28 images, the data has examples of shape "
+                             f"{shape}; use the MLP 'gan' for other data")
+        w = int(o.get("width", 32))
+        G = DCGANGenerator(z_dim, w, shape[0], norm=norm, ref_size=int(o.get("vbn_ref_size", 64)), rng=net_rng,
+                           **cond)
+        # WGAN-GP's penalty is per example: the paper's critic has no batch norm.
+        D = DCGANDiscriminator(w, shape[0], batch_norm=loss != "wgan-gp", rng=net_rng, **mbd, **cond)
+    else:
+        hidden = _hidden(o.get("hidden", "128,128"))
+        G = MLPGenerator(z_dim, shape, hidden, norm=norm, ref_size=int(o.get("vbn_ref_size", 64)), tanh=images,
+                         rng=net_rng, **cond)
+        D = MLPDiscriminator(shape, _hidden(o.get("d_hidden") or hidden), rng=net_rng, **mbd, **cond)
+    device = o.get("device", "cpu")
+    if device != "cpu":
+        G.to(device), D.to(device)
+    lr = float(o.get("lr", 2e-4))
+    model = TrainerGAN(
+        G, D, shape, z_dim, rng, loss=loss, images=images, n_classes=n_classes,
+        optimizer=o.get("optimizer", "auto"), lr_g=float(o.get("lr_g") or lr), lr_d=float(o.get("lr_d") or lr),
+        betas=(float(o.get("beta1", 0.5)), float(o.get("beta2", 0.999))), d_steps=int(o.get("d_steps", 1)),
+        real_target=float(o.get("label_smoothing", 1.0)), clip=float(o.get("clip", 0.01)),
+        gp_weight=float(o.get("gp_weight", 10.0)), instance_noise=float(o.get("instance_noise", 0.0)),
+        noise_anneal=int(o.get("noise_anneal", 0)), historical_averaging=float(o.get("historical_averaging", 0.0)),
+        replay=float(o.get("replay", 0.0)), replay_size=int(o.get("replay_size", 1024)),
+        swap=float(o.get("checkpoint_swap", 0.0)), swap_every=int(o.get("swap_every", 100)),
+        unroll=int(o.get("unroll", 0)), first_order=bool(o.get("first_order")),
+        joint_batch=bool(o.get("joint_bn_batch")))
+    model.info = info
+    return model
+
+
+OPTIONS = (
+    ("--loss", dict(choices=losses.LOSSES, help="the objective (default non-saturating)")),
+    ("--d-steps", dict(type=int, help="D updates per G update (default 1)")),
+    ("--unroll", dict(type=int, help="unrolled GAN: K unrolled D steps in G's loss, 1-10 (default 0: off)")),
+    ("--first-order", dict(action="store_true", help="unrolled GAN: drop the second-order term")),
+    ("--minibatch-discrimination", dict(action="store_true", help="minibatch features in D")),
+    ("--mbd-kernels", dict(type=int, help="minibatch discrimination: B kernels (default 16)")),
+    ("--mbd-dim", dict(type=int, help="minibatch discrimination: C, each kernel's size (default 8)")),
+    ("--label-smoothing", dict(type=float, help="one-sided: the real target, e.g. 0.9 (default 1: off)")),
+    ("--instance-noise", dict(type=float, help="std of Gaussian noise on D's inputs (default 0)")),
+    ("--noise-anneal", dict(type=int, help="instance noise falls linearly to 0 over N steps (default 0: constant)")),
+    ("--historical-averaging", dict(type=float, help="weight λ of ‖θ − mean past θ‖² (default 0)")),
+    ("--replay", dict(type=float, help="probability that a D step sees past fakes from the buffer (default 0)")),
+    ("--replay-size", dict(type=int, help="replay buffer size in examples (default 1024)")),
+    ("--checkpoint-swap", dict(type=float, help="probability that G trains against an old D snapshot (default 0)")),
+    ("--swap-every", dict(type=int, help="steps between D snapshots for checkpoint swapping (default 100)")),
+    ("--spectral-norm", dict(action="store_true", help="spectral normalisation of D's layers")),
+    ("--virtual-batch-norm", dict(action="store_true", help="virtual batch norm in G (same as --g-norm virtual-batch)")),
+    ("--g-norm", dict(choices=G_NORMS, help="G's normalisation")),
+    ("--vbn-ref-size", dict(type=int, help="virtual batch norm: the reference batch size (default 64)")),
+    ("--joint-bn-batch", dict(action="store_true", help="D sees real and fake in one batch (default: separate)")),
+    ("--optimizer", dict(choices=("auto", "adam", "rmsprop", "sgd"),
+                         help="both players' optimiser (auto: RMSprop for wasserstein, else Adam)")),
+    ("--lr-g", dict(type=float, help="G's learning rate (default --lr)")),
+    ("--lr-d", dict(type=float, help="D's learning rate (default --lr)")),
+    ("--beta1", dict(type=float, help="Adam β1 (default 0.5)")),
+    ("--beta2", dict(type=float, help="Adam β2 (default 0.999)")),
+    ("--clip", dict(type=float, help="WGAN weight clipping c (default 0.01)")),
+    ("--gp-weight", dict(type=float, help="WGAN-GP λ (default 10)")),
+    ("--z-dim", dict(type=int, help="size of z")),
+)
+MLP_OPTIONS = OPTIONS + (
+    ("--hidden", dict(help="hidden sizes of G (and D), comma separated, e.g. 128,128")),
+    ("--d-hidden", dict(help="hidden sizes of D when different from G's")),
+)
+CONV_OPTIONS = OPTIONS + (("--width", dict(type=int, help="DCGAN width w (layers of w and 2w channels)")),)
+COND_OPTIONS = CONV_OPTIONS + (
+    ("--arch", dict(choices=("dcgan", "mlp"), help="the conditional networks (default dcgan)")),
+    ("--label-input", dict(choices=("onehot", "embedding"), help="how labels enter G and D (default onehot)")),
+    ("--embed-dim", dict(type=int, help="label embedding size (default 10)")),
+    ("--hidden", dict(help="MLP hidden sizes with --arch mlp")),
+)
+
+
+def _build_mlp(info, options, rng):
+    o = dict(options)
+    if len(info.shape) == 3 and "hidden" not in options:
+        o["hidden"] = "256,256"
+    return build_gan("mlp", info, o, rng)
+
+
+def _build_dcgan(info, options, rng):
+    return build_gan("dcgan", info, options, rng)
+
+
+def _build_cgan(info, options, rng):
+    return build_gan(options.get("arch", "dcgan"), info, options, rng, conditional=True)
+
+
+register(ModelSpec(
+    "gan", "MLP GAN (every objective and trick as an option; unrolled GAN with --unroll K)", _build_mlp,
+    datasets=("ring8", "grid25", "mnist"), family="gan", options=MLP_OPTIONS,
+    defaults={"epochs": 60, "batch_size": 256, "lr": 1e-3, "loss": "non-saturating", "z_dim": 16,
+              "hidden": "128,128"}))
+register(ModelSpec(
+    "dcgan", "DCGAN (Radford et al. 2016): strided convolutions, batch norm, ReLU/LeakyReLU", _build_dcgan,
+    datasets=("mnist",), family="gan", options=CONV_OPTIONS,
+    defaults={"epochs": 10, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
+              "g_norm": "batch"}))
+register(ModelSpec(
+    "cgan", "conditional GAN (Mirza & Osindero 2014): labels into G and D; one row per class", _build_cgan,
+    datasets=("mnist",), family="gan", options=COND_OPTIONS,
+    defaults={"epochs": 10, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
+              "g_norm": "batch", "arch": "dcgan"}))

@@ -1,0 +1,434 @@
+"""One composed GAN: the two-player game, pluggable objectives and the tricks of the trade.
+
+The course's training loop (Goodfellow et al. 2014, Algorithm 1): for each
+step, k times update D on a real minibatch and a fake minibatch, then update
+G once on a fresh fake minibatch:
+
+    for k steps:  θ_D ← θ_D − η ∇_θD J⁽ᴰ⁾(x, G(z))     (x ~ p_data, z ~ p_z; D sees the two batches separately)
+    once:         θ_G ← θ_G − η ∇_θG J⁽ᴳ⁾(G(z))
+
+The objectives J⁽ᴰ⁾, J⁽ᴳ⁾ are in :mod:`.losses`. Each trick below is an
+option of :class:`GAN` (its command-line flag in brackets):
+
+- ``d_steps`` [--d-steps]: k D updates per G update (the same real batch,
+  fresh z each time).
+- ``real_target`` [--label-smoothing 0.9]: one-sided label smoothing
+  (Salimans et al. 2016, §3.4): the real target becomes 0.9, fakes stay 0.
+- ``instance_noise`` [--instance-noise σ]: N(0, σ_t²) added to every input of
+  D, real and fake (Sønderby et al. 2017; Arjovsky & Bottou 2017), σ_t
+  annealed linearly to 0 over ``noise_anneal`` steps when that is > 0.
+- ``historical_averaging`` [--historical-averaging λ]: both players' costs
+  get λ‖θ − (1/t)Σθ[i]‖² (Salimans et al. 2016, §3.3).
+- ``replay`` [--replay p]: experience replay — a buffer of past fakes; with
+  probability p a D step is shown a batch drawn from the buffer instead of
+  fresh fakes (Shrivastava et al. 2017; Goodfellow's NIPS 2016 tutorial).
+- ``swap`` [--checkpoint-swap p]: checkpoint swapping — a snapshot of D is
+  kept every ``swap_every`` steps (the last 5); with probability p a G step
+  is taken against a random old snapshot instead of the current D.
+- ``unroll`` [--unroll k]: the unrolled GAN (:mod:`.unrolled`), exact or
+  first order [--first-order].
+- ``joint_batch`` [--joint-bn-batch]: D sees real and fake in one batch
+  (one set of batch-norm statistics) instead of separate batches — the
+  separate batches are the default (the DCGAN reference code's choice).
+- weight clipping (WGAN) and the gradient penalty (WGAN-GP) come with
+  their losses; minibatch discrimination, spectral norm and the
+  generator's normalisations (batch, virtual batch, instance) are layers
+  (:mod:`.networks`).
+
+Images are scaled from [0, 1] to [−1, 1] for D (G ends with tanh);
+``sample`` maps them back.
+"""
+import numpy as np
+
+from ... import backend
+from ... import functional as F
+from ... import optim
+from ... import random as mrandom
+from ...autograd import Tensor, no_grad
+from ...nn import functional_call
+from . import losses as L
+from .unrolled import kept_buffers, unrolled_parameters
+
+SAMPLE_SEED = 1234     # fixed noise for every sample grid, so that epochs compare like with like
+MAX_SNAPSHOTS = 5
+
+
+def _state(module):
+    return {k: v.data.copy() for k, v in module.state_dict().items()}
+
+
+def split_batch(batch):
+    """(x Tensor, labels int array or None) from a DataLoader item."""
+    if isinstance(batch, (tuple, list)):
+        x, y = batch[0], (batch[1] if len(batch) > 1 else None)
+    else:
+        x, y = batch, None
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x, dtype=np.float32))
+    if y is not None:
+        y = np.asarray(backend.to_device(getattr(y, "data", y), "cpu")).astype(np.int64).reshape(-1)
+    return x, y
+
+
+class ReplayBuffer:
+    """A fixed-size FIFO of past fake examples (and their labels and the step that made them)."""
+
+    def __init__(self, capacity, shape, dtype):
+        self.capacity = int(capacity)
+        if self.capacity < 1:
+            raise ValueError(f"ReplayBuffer: capacity must be at least 1, got {capacity}")
+        self.x = np.zeros((self.capacity,) + tuple(shape), dtype)
+        self.y = np.zeros(self.capacity, np.int64)
+        self.step = np.full(self.capacity, -1, np.int64)   # −1: empty slot
+        self.pos, self.size = 0, 0
+
+    def push(self, x, y, step):
+        """Add a batch (N, ...) made at ``step``; the oldest entries are overwritten."""
+        x = backend.to_device(x, "cpu")
+        for i in range(x.shape[0]):
+            self.x[self.pos] = x[i]
+            self.y[self.pos] = 0 if y is None else y[i]
+            self.step[self.pos] = step
+            self.pos = (self.pos + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def draw(self, n, rng):
+        """n entries chosen uniformly with replacement: (x, y, steps)."""
+        idx = np.asarray(rng.integers(0, self.size, size=n))
+        return self.x[idx], self.y[idx], self.step[idx]
+
+    def state_dict(self):
+        return {"x": self.x.copy(), "y": self.y.copy(), "step": self.step.copy(), "pos": self.pos,
+                "size": self.size}
+
+    def load_state_dict(self, s):
+        self.x[...], self.y[...], self.step[...] = s["x"], s["y"], s["step"]
+        self.pos, self.size = int(s["pos"]), int(s["size"])
+
+
+def make_optimizer(name, params, lr, betas):
+    if name == "adam":
+        return optim.Adam(params, lr=lr, betas=tuple(betas))
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr)
+    raise ValueError(f"unknown optimiser {name!r}; valid: adam, rmsprop, sgd")
+
+
+class GAN:
+    """A generator and a discriminator trained by alternating updates (the model protocol of the trainer).
+
+    Args:
+        G: Module z (N, z_dim) [, labels] -> x (N, *x_shape).
+        D: Module x [, labels] -> logits (N, 1); with ``features(x)`` for feature matching.
+        x_shape: shape of one data example.
+        z_dim: size of z ~ N(0, I).
+        rng: a :class:`minigen.random.Generator`; every draw of training comes from a child of it.
+        loss: one of :data:`.losses.LOSSES`.
+        images: data are images in [0, 1] (scaled to [−1, 1] for the networks).
+        n_classes: > 0 for a conditional GAN (G and D take labels).
+        optimizer, lr_g, lr_d, betas: both players' optimisers (``optimizer="auto"``:
+            RMSprop for ``wasserstein`` as in the WGAN paper, Adam otherwise).
+        d_steps, real_target, clip, gp_weight, instance_noise, noise_anneal,
+        historical_averaging, replay, replay_size, swap, swap_every, unroll,
+        first_order, joint_batch: the tricks, see the module docstring.
+
+    Raises:
+        ValueError: before training, when G's output does not have the data's
+            shape or D does not give one logit per example.
+    """
+
+    def __init__(self, G, D, x_shape, z_dim, rng, loss="non-saturating", images=False, n_classes=0,
+                 optimizer="auto", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), d_steps=1, real_target=1.0,
+                 clip=0.01, gp_weight=10.0, instance_noise=0.0, noise_anneal=0, historical_averaging=0.0,
+                 replay=0.0, replay_size=1024, swap=0.0, swap_every=100, unroll=0, first_order=False,
+                 joint_batch=False):
+        if loss not in L.LOSSES:
+            raise ValueError(f"unknown GAN loss {loss!r}; valid losses: {', '.join(L.LOSSES)}")
+        if int(d_steps) < 1:
+            raise ValueError(f"GAN: d_steps must be at least 1, got {d_steps}")
+        if not 0 < real_target <= 1:
+            raise ValueError(f"GAN: the label-smoothing real target must be in (0, 1], got {real_target}")
+        if real_target != 1.0 and loss not in ("minimax", "non-saturating", "feature-matching"):
+            raise ValueError(f"GAN: label smoothing applies to the cross-entropy losses, not to --loss {loss}")
+        for name, p in (("replay", replay), ("checkpoint-swap", swap)):
+            if not 0 <= p <= 1:
+                raise ValueError(f"GAN: the {name} probability must be in [0, 1], got {p}")
+        if not 0 <= int(unroll) <= 50:
+            raise ValueError(f"GAN: --unroll must be in 0..50 (0: no unrolling), got {unroll}")
+        if unroll and loss == "feature-matching":
+            raise ValueError("GAN: the unrolled GAN needs a generator loss on D's output; feature matching "
+                             "has none (pick another --loss)")
+        self.G, self.D = G, D
+        self.x_shape, self.z_dim, self.images = tuple(x_shape), int(z_dim), bool(images)
+        self.n_classes = int(n_classes)
+        self.loss, self.d_steps, self.real_target = loss, int(d_steps), float(real_target)
+        self.clip, self.gp_weight = float(clip), float(gp_weight)
+        self.instance_noise, self.noise_anneal = float(instance_noise), int(noise_anneal)
+        self.hist_weight = float(historical_averaging)
+        self.replay, self.swap, self.swap_every = float(replay), float(swap), int(swap_every)
+        self.unroll, self.first_order, self.joint_batch = int(unroll), bool(first_order), bool(joint_batch)
+        self.dtype = next(iter(G.parameters())).dtype
+        self.rng = mrandom.Generator(rng.spawn_seed())
+        self.steps = 0
+        self.check_networks()
+        if optimizer == "auto":
+            optimizer = "rmsprop" if loss == "wasserstein" else "adam"
+        if self.unroll and optimizer == "rmsprop":
+            raise ValueError("GAN: the unrolled GAN differentiates through SGD or Adam steps of D; "
+                             "use --optimizer adam or sgd with --unroll")
+        self.optimizer = optimizer
+        self.opt_G = make_optimizer(optimizer, list(G.parameters()), lr_g, betas)
+        self.opt_D = make_optimizer(optimizer, list(D.parameters()), lr_d, betas)
+        self.hist_G = optim.HistoricalAveraging(G.parameters()) if self.hist_weight else None
+        self.hist_D = optim.HistoricalAveraging(D.parameters()) if self.hist_weight else None
+        self.buffer = ReplayBuffer(replay_size, self.x_shape, self.dtype) if self.replay else None
+        self.snapshots = []      # [(step, {name: array})] of D, for checkpoint swapping
+
+    # ----------------------------------------------------------------- checks
+    def check_networks(self):
+        """Run G and D on two codes and fail with a clear message if the shapes do not fit the data."""
+        rng = mrandom.Generator(0)
+        z = Tensor(rng.normal((2, self.z_dim), dtype=self.dtype))
+        y = np.arange(2) % self.n_classes if self.n_classes else None
+        modes = [(m, m.training) for m in (self.G, self.D)]
+        try:
+            self.G.eval(), self.D.eval()
+            with no_grad(), kept_buffers(self.G), kept_buffers(self.D):
+                x = self.G(z, y) if self.n_classes else self.G(z)
+                if tuple(x.shape) != (2,) + self.x_shape:
+                    raise ValueError(f"GAN: the generator makes examples of shape {tuple(x.shape[1:])} but the "
+                                     f"data's examples have shape {self.x_shape}; make G's output (N, "
+                                     f"{', '.join(map(str, self.x_shape))})")
+                out = self.D(x, y) if self.n_classes else self.D(x)
+                if tuple(out.shape) != (2, 1):
+                    raise ValueError(f"GAN: the discriminator must give one scalar per example, shape (N, 1); "
+                                     f"for a batch of 2 it gave shape {tuple(out.shape)}; end D with a layer "
+                                     f"of one output")
+        finally:
+            for m, was_training in modes:
+                m.train(was_training)
+
+    # ----------------------------------------------------------------- pieces
+    def _z(self, n):
+        return Tensor(backend.to_device(self.rng.normal((n, self.z_dim), dtype=self.dtype),
+                                        next(iter(self.G.parameters())).device))
+
+    def _fake_labels(self, n, y_real):
+        if not self.n_classes:
+            return None
+        # G is asked for the batch's own label mix, so that D cannot tell fake from real by the labels.
+        return y_real if y_real is not None and len(y_real) == n else \
+            np.asarray(self.rng.integers(0, self.n_classes, size=n)).astype(np.int64)
+
+    def _G(self, z, y):
+        return self.G(z, y) if self.n_classes else self.G(z)
+
+    def _D(self, x, y, params=None):
+        args = (x, y) if self.n_classes else (x,)
+        return functional_call(self.D, params, *args) if params is not None else self.D(*args)
+
+    def _features(self, x, y):
+        return self.D.features(x, y) if self.n_classes else self.D.features(x)
+
+    def noise_std(self):
+        """σ_t of instance noise at the current step."""
+        if not self.instance_noise:
+            return 0.0
+        if self.noise_anneal > 0:
+            return self.instance_noise * max(0.0, 1.0 - self.steps / self.noise_anneal)
+        return self.instance_noise
+
+    def _noisy(self, x):
+        s = self.noise_std()
+        if not s:
+            return x
+        return x + Tensor(x.xp.asarray(self.rng.normal(x.shape, dtype=self.dtype)) * np.asarray(s, self.dtype))
+
+    def _d_logits(self, x_real, y_real, x_fake, y_fake, params=None):
+        """D's logits on the two batches: separately (the default) or in one batch (``joint_batch``)."""
+        if self.joint_batch:
+            y = None if not self.n_classes else np.concatenate([y_real, y_fake])
+            out = self._D(F.concat([x_real, x_fake], axis=0), y, params)
+            n = x_real.shape[0]
+            return out[:n], out[n:]
+        return self._D(x_real, y_real, params), self._D(x_fake, y_fake, params)
+
+    def d_loss(self, x_real, y_real, x_fake, y_fake, params=None):
+        """J⁽ᴰ⁾ on one real and one fake batch (noise already added), plus the gradient penalty."""
+        d_real, d_fake = self._d_logits(x_real, y_real, x_fake, y_fake, params)
+        loss = L.d_loss(self.loss, d_real, d_fake, self.real_target)
+        if self.loss == "wgan-gp":
+            eps = self.rng.uniform((x_real.shape[0],), dtype=self.dtype)
+
+            def critic(x):
+                return self._D(x, y_real, params)
+            loss = loss + L.gradient_penalty(critic, x_real, x_fake, eps, self.gp_weight)
+        return loss, d_real, d_fake
+
+    def _prepare(self, batch):
+        x, y = split_batch(batch)
+        if tuple(x.shape[1:]) != self.x_shape:
+            raise ValueError(f"GAN.train_step: the batch has examples of shape {tuple(x.shape[1:])}, the model "
+                             f"was built for {self.x_shape}")
+        if self.n_classes and y is None:
+            raise ValueError("GAN.train_step: a conditional GAN needs labelled batches (images, labels)")
+        if x.dtype != self.dtype:
+            x = Tensor(x.data.astype(self.dtype))
+        if self.images:
+            x = x * 2.0 - 1.0
+        return x.detach(), y
+
+    # ----------------------------------------------------------------- steps
+    def d_step(self, x, y):
+        """One update of D; returns its loss and the mean D outputs."""
+        n = x.shape[0]
+        y_fake = self._fake_labels(n, y)
+        with no_grad():
+            fake = self._G(self._z(n), y_fake)
+        fresh, y_fresh = fake.data, y_fake
+        replayed = False
+        if self.buffer is not None and self.buffer.size and self.rng.uniform(()) < self.replay:
+            bx, by, _ = self.buffer.draw(n, self.rng)
+            fake = Tensor(x.xp.asarray(bx))
+            y_fake = by if self.n_classes else None
+            replayed = True
+        loss, d_real, d_fake = self.d_loss(self._noisy(x), y, self._noisy(fake.detach()), y_fake)
+        if self.hist_D is not None:
+            loss = loss + self.hist_weight * self.hist_D.penalty()
+        self.opt_D.zero_grad()
+        loss.backward()
+        self.opt_D.step()
+        if self.loss == "wasserstein":
+            optim.clip_weights_(self.D.parameters(), self.clip)
+        if self.buffer is not None:
+            self.buffer.push(fresh, y_fresh, self.steps)
+        return {"d_loss": float(loss.item()), "d_real": float(F.mean(d_real).item()),
+                "d_fake": float(F.mean(d_fake).item()), "replayed": float(replayed)}
+
+    def g_loss(self, x, y):
+        """J⁽ᴳ⁾ on a fresh fake batch (unrolled, swapped or plain), as a Tensor with a graph into G."""
+        n = x.shape[0]
+        y_fake = self._fake_labels(n, y)
+        fake = self._noisy(self._G(self._z(n), y_fake))
+        if self.loss == "feature-matching":
+            with no_grad():
+                f_real = self._features(self._noisy(x), y)
+            return L.feature_matching_loss(f_real, self._features(fake, y_fake)), {}
+        params, info = None, {}
+        if self.unroll:
+            x_real = self._noisy(x)
+
+            def loss_fn(p):
+                return self.d_loss(x_real, y, fake, y_fake, p)[0]
+            with kept_buffers(self.D):
+                params = unrolled_parameters(self.D, self.opt_D, loss_fn, self.unroll, self.first_order)
+                d_fake = self._D(fake, y_fake, params)
+        else:
+            if self.snapshots and self.swap and self.rng.uniform(()) < self.swap:
+                i = int(self.rng.integers(0, len(self.snapshots)))
+                params = {k: Tensor(v) for k, v in self.snapshots[i][1].items()}
+                info["swapped_from"] = float(self.snapshots[i][0])
+            d_fake = self._D(fake, y_fake, params)
+        return L.g_loss(self.loss, d_fake), info
+
+    def g_step(self, x, y):
+        loss, info = self.g_loss(x, y)
+        if self.hist_G is not None:
+            loss = loss + self.hist_weight * self.hist_G.penalty()
+        self.opt_G.zero_grad()
+        self.opt_D.zero_grad()
+        loss.backward()
+        self.opt_G.step()
+        self.opt_D.zero_grad()     # G's loss also reached D's parameters; D is not updated by it
+        return dict(info, g_loss=float(loss.item()))
+
+    def train_step(self, batch):
+        """k D updates and one G update on the batch; returns the losses as floats."""
+        self.G.train(), self.D.train()
+        x, y = self._prepare(batch)
+        for _ in range(self.d_steps):
+            out = self.d_step(x, y)
+        out.update(self.g_step(x, y))
+        if self.hist_G is not None:
+            self.hist_G.update()
+            self.hist_D.update()
+        self.steps += 1
+        if self.swap and self.steps % self.swap_every == 0:
+            self.snapshots.append((self.steps, {k: p.data.copy() for k, p in self.D.named_parameters()}))
+            self.snapshots = self.snapshots[-MAX_SNAPSHOTS:]
+        if self.instance_noise:
+            out["noise_std"] = self.noise_std()
+        return out
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self):
+        s = {"G": _state(self.G), "D": _state(self.D), "opt_G": self.opt_G.state_dict(),
+             "opt_D": self.opt_D.state_dict(), "rng": self.rng.get_state(), "steps": self.steps,
+             "snapshots": [{"step": st, "params": p} for st, p in self.snapshots]}
+        if self.hist_G is not None:
+            s["hist_G"], s["hist_D"] = self.hist_G.state_dict(), self.hist_D.state_dict()
+        if self.buffer is not None:
+            s["replay"] = self.buffer.state_dict()
+        return s
+
+    def load_state_dict(self, state):
+        needed = ["G", "D", "opt_G", "opt_D", "rng", "steps", "snapshots"]
+        needed += ["hist_G", "hist_D"] if self.hist_G is not None else []
+        needed += ["replay"] if self.buffer is not None else []
+        for key in needed:
+            if key not in state:
+                raise KeyError(f"GAN.load_state_dict: the state has no {key!r} entry (keys: {', '.join(state)})")
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.rng.set_state(state["rng"])
+        self.steps = int(state["steps"])
+        self.snapshots = [(int(s["step"]), {k: np.array(v) for k, v in s["params"].items()})
+                          for s in state["snapshots"]]
+        if self.hist_G is not None:
+            self.hist_G.load_state_dict(state["hist_G"])
+            self.hist_D.load_state_dict(state["hist_D"])
+        if self.buffer is not None:
+            self.buffer.load_state_dict(state["replay"])
+
+    # ----------------------------------------------------------------- sampling
+    def to_data(self, x):
+        """Network output (array) -> data space: images to [0, 1], points unchanged."""
+        x = backend.to_device(getattr(x, "data", x), "cpu")
+        return np.clip((x + 1) / 2, 0, 1) if self.images else x
+
+    def generate(self, z, y=None):
+        """G(z) in data space, in eval mode, with no graph (z: array (N, z_dim))."""
+        self.G.eval()
+        try:
+            with no_grad():
+                out = self._G(Tensor(np.asarray(z, dtype=self.dtype)), y)
+        finally:
+            self.G.train()
+        return self.to_data(out)
+
+    def codes(self, n, seed=SAMPLE_SEED):
+        return mrandom.Generator(seed).normal((n, self.z_dim), dtype=self.dtype)
+
+    def sample(self, n):
+        """n samples from fixed noise (conditional: labels 0, 1, …, 9, 0, …)."""
+        y = np.arange(n) % self.n_classes if self.n_classes else None
+        return self.generate(self.codes(n), y)
+
+    def sample_conditional(self, labels):
+        """One sample per label (conditional GANs only)."""
+        if not self.n_classes:
+            raise ValueError("sample_conditional: this GAN is not conditional; use the 'cgan' model")
+        labels = np.asarray(labels, dtype=np.int64)
+        return self.generate(self.codes(len(labels)), labels)
+
+    def interpolate(self, n_rows, n_steps):
+        """G along straight lines between pairs of codes: (n_rows, n_steps, *x_shape)."""
+        from .latent import interpolate_codes
+        z0, z1 = self.codes(n_rows, SAMPLE_SEED + 1), self.codes(n_rows, SAMPLE_SEED + 2)
+        z = interpolate_codes(z0, z1, n_steps).reshape(n_rows * n_steps, self.z_dim)
+        y = np.repeat(np.arange(n_rows) % self.n_classes, n_steps) if self.n_classes else None
+        return self.generate(z, y).reshape((n_rows, n_steps) + self.x_shape)

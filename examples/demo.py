@@ -36,10 +36,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
 MARKER = ".minigen-demo"
-# (model, epochs, options): sized for about six minutes in all on two CPU cores.
+# (model, epochs, batch size or None for the model's default): about four minutes in all on two CPU cores.
+# The DCGAN gets batches of 32: on this small training set twice the updates per epoch give clearly
+# better digits for the same amount of computation.
 DEMO = (
-    ("conv-vae", 20, {}),
-    ("dcgan", 25, {}),
+    ("conv-vae", 20, None),
+    ("dcgan", 20, 32),
 )
 QUICK_LIMIT = 512
 
@@ -119,7 +121,7 @@ def main(argv=None):
     registry.load_all()
     results = []
     t_all = time.time()
-    for model, epochs, options in DEMO:
+    for model, epochs, batch_size in DEMO:
         if model not in registry.REGISTRY:
             print(f"demo: model {model!r} is not in this checkout yet; skipped", file=sys.stderr)
             results.append({"model": model, "skipped": "this checkout has no such model yet"})
@@ -127,9 +129,9 @@ def main(argv=None):
         epochs = 1 if args.quick else epochs
         print(f"== {model}: {epochs} epochs on the offline MNIST subset", file=sys.stderr, flush=True)
         t0 = time.time()
-        trainer = runs.train(model, dataset="mnist", epochs=epochs, seed=args.seed,
+        trainer = runs.train(model, dataset="mnist", epochs=epochs, batch_size=batch_size, seed=args.seed,
                              out=os.path.join(args.out, model), limit=QUICK_LIMIT if args.quick else None,
-                             progress=not args.no_progress, options=dict(options, mnist_source="subset"),
+                             progress=not args.no_progress, options={"mnist_source": "subset"},
                              report_title=f"{model} on MNIST (offline subset)",
                              command=f"examples/demo.py --out {args.out}")
         results.append({"model": model, "epochs": epochs, "steps": trainer.step, "seconds": time.time() - t0,

@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
 MARKER = ".minigen-demo"
-# (model, epochs, batch size or None for the model's default): about four minutes in all on two CPU cores.
+# (model, epochs, batch size or None for the model's default): two to four minutes in all on two CPU cores.
 # The DCGAN gets batches of 32: on this small training set twice the updates per epoch give clearly
 # better digits for the same amount of computation.
 DEMO = (

@@ -94,3 +94,35 @@ def test_bad_inputs():
         ais_log_partition(GaussianBernoulliRBM(4, 3))
     with pytest.raises(TypeError, match=r"expected an RBM with W, b and c"):
         exact_log_partition(object())
+
+
+@pytest.mark.slow
+def test_pcd_beats_sklearn_on_the_mnist_subset():
+    """bench/rbm_ais.py in small: 500-hidden RBMs, 10 epochs on the offline MNIST subset, the same AIS for both."""
+    sklearn_rbm = pytest.importorskip("sklearn.neural_network")
+    from minigen.data import mnist
+    g = mrandom.Generator(0)
+    xtr = mnist("train", binarize="stochastic", rng=g, source="subset")[0].reshape(-1, 784)
+    xte = mnist("test", binarize="stochastic", rng=g, source="subset")[0].reshape(-1, 784)
+    epochs, steps = 10, 10 * 40
+    rbm = BernoulliRBM(784, 500, lr=0.05, persistent=True, n_chains=100, weight_decay=2e-4,
+                       rng=mrandom.Generator(0))
+    rbm.init_visible_bias(xtr)
+    order = mrandom.Generator(1)
+    step = 0
+    for _ in range(epochs):
+        perm = order.permutation(len(xtr))
+        for i in range(0, len(xtr), 100):
+            rbm.lr = 0.05 * (1 - step / steps)
+            grads, _, _ = rbm.cd_gradient(xtr[perm[i:i + 100]])
+            rbm.apply_update(grads)
+            step += 1
+    sk = sklearn_rbm.BernoulliRBM(n_components=500, learning_rate=0.05, batch_size=100, n_iter=epochs,
+                                  random_state=0).fit(xtr)
+    other = BernoulliRBM(784, 500, dtype=F64)
+    other.W, other.b, other.c = np.ascontiguousarray(sk.components_.T), sk.intercept_visible_, sk.intercept_hidden_
+    scores = []
+    for model in (rbm, other):
+        log_z, err = ais_log_partition(model, n_runs=50, base_data=xtr, dtype=np.float32)
+        scores.append(log_likelihood(model, xte.astype(model.dtype), log_z))
+    assert scores[0] > scores[1] + 5, scores

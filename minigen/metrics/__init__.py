@@ -6,3 +6,5 @@
 """
 from .partition import (exact_log_partition, ais_log_partition, ais_betas, log_likelihood,
                         dbn_log_likelihood_bound)
+from .modes import mode_statistics
+from .frechet import frechet_distance, classifier_frechet_distance, label_entropy

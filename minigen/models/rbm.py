@@ -677,9 +677,6 @@ class ClassRBM(BernoulliRBM):
         self.steps += 1
         return {"recon_error": recon}
 
-    def _check_values(self, x):
-        check_unit_interval(x, self._name())
-
     def label_free_energies(self, x):
         """F(x, y) for every label: ``(N, n_features)`` -> ``(N, n_classes)``."""
         x = self._features(x)

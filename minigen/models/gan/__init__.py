@@ -197,10 +197,10 @@ register(ModelSpec(
 register(ModelSpec(
     "dcgan", "DCGAN (Radford et al. 2016): strided convolutions, batch norm, ReLU/LeakyReLU", _build_dcgan,
     datasets=("mnist",), family="gan", options=CONV_OPTIONS,
-    defaults={"epochs": 10, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
+    defaults={"epochs": 30, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
               "g_norm": "batch"}))
 register(ModelSpec(
     "cgan", "conditional GAN (Mirza & Osindero 2014): labels into G and D; one row per class", _build_cgan,
     datasets=("mnist",), family="gan", options=COND_OPTIONS,
-    defaults={"epochs": 10, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
+    defaults={"epochs": 30, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
               "g_norm": "batch", "arch": "dcgan"}))

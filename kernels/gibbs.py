@@ -217,32 +217,25 @@ def _dummies(pre):
     return xp.zeros((1, 1), dtype=pre.dtype), xp.zeros((1, 1), dtype=np.bool_)
 
 
-def _fused_bernoulli(impl, pre, bias, beta, scale, u, mask, values):
+def _fused(kind, impl, pre, p1, p2, p3, noise, mask, values):
+    """One fused pass of ``kind`` ("bernoulli" or "gaussian") over ``pre``, in place.
+
+    ``p1, p2, p3`` are (bias, beta, scale) for Bernoulli units and (bias, sigma, std)
+    for Gaussian ones; ``noise`` holds the uniforms / normals (None: means only).
+    The kernels take fixed-type arguments, so absent arrays are passed as dummies
+    together with a flag that says they are absent.
+    """
     if impl == "reference":
-        return _bernoulli_reference(pre, bias, beta, scale, u, mask, values)
+        ref = _bernoulli_reference if kind == "bernoulli" else _gaussian_reference
+        return ref(pre, p1, p2, p3, noise, mask, values)
     xp = backend.get_array_module(pre)
     dummy, dmask = _dummies(pre)
-    s = xp.empty_like(pre) if u is not None else dummy
+    s = xp.empty_like(pre) if noise is not None else dummy
     mod = _dispatch.load("_gibbs_cpu" if impl == "cpu" else "_gibbs_cuda")
-    mod.bernoulli_pass(pre, bias, beta, scale,
-                       u if u is not None else dummy, s, u is not None,
-                       mask if mask is not None else dmask, values if values is not None else dummy,
-                       mask is not None)
-    return pre, (s if u is not None else None)
-
-
-def _fused_gaussian(impl, pre, bias, sigma, std, z, mask, values):
-    if impl == "reference":
-        return _gaussian_reference(pre, bias, sigma, std, z, mask, values)
-    xp = backend.get_array_module(pre)
-    dummy, dmask = _dummies(pre)
-    s = xp.empty_like(pre) if z is not None else dummy
-    mod = _dispatch.load("_gibbs_cpu" if impl == "cpu" else "_gibbs_cuda")
-    mod.gaussian_pass(pre, bias, sigma, std,
-                      z if z is not None else dummy, s, z is not None,
-                      mask if mask is not None else dmask, values if values is not None else dummy,
-                      mask is not None)
-    return pre, (s if z is not None else None)
+    kernel = mod.bernoulli_pass if kind == "bernoulli" else mod.gaussian_pass
+    kernel(pre, p1, p2, p3, noise if noise is not None else dummy, s, noise is not None,
+           mask if mask is not None else dmask, values if values is not None else dummy, mask is not None)
+    return pre, (s if noise is not None else None)
 
 
 def _draw(rng, kind, shape, like):
@@ -298,7 +291,7 @@ def sample_bernoulli_units(pre, bias, *, beta=1.0, scale=1.0, u=None, rng=None, 
         u = _draw(rng, "uniform", pre.shape, pre)
     mask, values = _prepare_clamp(op, clamp, pre)
     t = pre.dtype.type
-    return _fused_bernoulli(impl, pre, bias, t(beta), t(scale), u if sample else None, mask, values)
+    return _fused("bernoulli", impl, pre, bias, t(beta), t(scale), u if sample else None, mask, values)
 
 
 def sample_hidden(v, W, c, *, beta=1.0, sigma=1.0, u=None, rng=None, sample=True, impl="auto"):
@@ -336,7 +329,7 @@ def sample_hidden(v, W, c, *, beta=1.0, sigma=1.0, u=None, rng=None, sample=True
 
 
 def _hidden(impl, v, W, c, beta, scale, u):
-    return _fused_bernoulli(impl, v @ W, c, beta, scale, u, None, None)
+    return _fused("bernoulli", impl, v @ W, c, beta, scale, u, None, None)
 
 
 def sample_visible(h, W, b, *, beta=1.0, visible="bernoulli", sigma=1.0, u=None, rng=None, sample=True,
@@ -390,9 +383,9 @@ def _visible_params(op, visible, sigma, beta, nv, like):
 def _visible(impl, visible, h, W, b, beta, extra, u, mask, values):
     pre = h @ W.T
     if visible == "bernoulli":
-        return _fused_bernoulli(impl, pre, b, beta, h.dtype.type(1), u, mask, values)
+        return _fused("bernoulli", impl, pre, b, beta, h.dtype.type(1), u, mask, values)
     sigma, std = extra
-    return _fused_gaussian(impl, pre, b, sigma, std, u, mask, values)
+    return _fused("gaussian", impl, pre, b, sigma, std, u, mask, values)
 
 
 # ---------------------------------------------------------------------------

@@ -258,20 +258,29 @@ def test_historical_averaging_penalty_value_and_gradient():
 
 # -- differentiable functional steps ------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw", [dict(lr=0.01), dict(lr=0.01, betas=(0.5, 0.9), weight_decay=0.1, amsgrad=True)])
-def test_functional_adam_step_equals_in_place_adam(kw):
-    start, ns = init_params(), noise(10)
+def _in_place_and_functional(opt_cls, step, kw, n_steps=10):
+    """Run the in-place optimiser and its functional step side by side on the same gradients.
+
+    Asserts after every step that the parameters agree; returns (params, optimiser, noise).
+    """
+    start, ns = init_params(), noise(n_steps)
     params = [nn.Parameter(a.copy()) for a in start]
-    opt = optim.Adam(params, **kw)
+    opt = opt_cls(params, **kw)
     thetas, state = [minigen.tensor(a.copy()) for a in start], None
     for n in ns:
         for p, g in zip(params, n):
             p.grad = minigen.tensor(grad_of(p.numpy(), g))
         opt.step()
         grads = [minigen.tensor(grad_of(t.numpy(), g)) for t, g in zip(thetas, n)]
-        thetas, state = OF.adam_step(thetas, grads, state, **kw)
+        thetas, state = step(thetas, grads, state, **kw)
         for p, t in zip(params, thetas):
             np.testing.assert_allclose(t.numpy(), p.numpy(), rtol=1e-13, atol=1e-15)
+    return params, opt, ns
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.01), dict(lr=0.01, betas=(0.5, 0.9), weight_decay=0.1, amsgrad=True)])
+def test_functional_adam_step_equals_in_place_adam(kw):
+    params, opt, ns = _in_place_and_functional(optim.Adam, OF.adam_step, kw)
     # resuming from the in-place optimiser's state gives the same next step
     cont = OF.adam_state_from(opt, params)
     n = ns[0]
@@ -287,18 +296,7 @@ def test_functional_adam_step_equals_in_place_adam(kw):
 @pytest.mark.parametrize("kw", [dict(lr=0.05), dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
                                 dict(lr=0.05, momentum=0.9, dampening=0.3)])
 def test_functional_sgd_step_equals_in_place_sgd(kw):
-    start, ns = init_params(), noise(10)
-    params = [nn.Parameter(a.copy()) for a in start]
-    opt = optim.SGD(params, **kw)
-    thetas, state = [minigen.tensor(a.copy()) for a in start], None
-    for n in ns:
-        for p, g in zip(params, n):
-            p.grad = minigen.tensor(grad_of(p.numpy(), g))
-        opt.step()
-        grads = [minigen.tensor(grad_of(t.numpy(), g)) for t, g in zip(thetas, n)]
-        thetas, state = OF.sgd_step(thetas, grads, state, **kw)
-    for p, t in zip(params, thetas):
-        np.testing.assert_allclose(t.numpy(), p.numpy(), rtol=1e-13, atol=1e-15)
+    _in_place_and_functional(optim.SGD, OF.sgd_step, kw)
 
 
 def _unrolled_loss(step, kw, k=3):

@@ -13,6 +13,15 @@ existing run folder, a missing checkpoint) print one line on stderr and exit
 with status 2, without a traceback. Ctrl-C during training saves a
 checkpoint and exits with status 130; ``--resume`` continues the run.
 
+Threads: ``train`` and ``sample`` run NumPy's BLAS, OpenMP and Numba with
+one thread, unless ``--threads N`` or one of ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` says otherwise (why, and how:
+:mod:`minigen.train.threads`); ``config.json`` records the counts in force.
+
+A model module that fails to import does not break the command: ``minigen
+models`` lists the others and names the module and its error on stderr
+(status 1), and training that module's models says why they are missing.
+
 Options for quick runs and tests (shown in ``--help`` too): ``--limit N``
 trains on the first N examples, ``--max-steps N`` stops after N steps (with
 a checkpoint, as Ctrl-C does), ``--checkpoint-every N``, ``--log-every N``,
@@ -29,7 +38,9 @@ from .train.runs import UserError
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 COMMON_TRAIN_OPTIONS = ("--dataset", "--epochs", "--batch-size", "--lr", "--device", "--seed", "--out",
-                        "--limit", "--max-steps", "--checkpoint-every", "--log-every")
+                        "--threads", "--limit", "--max-steps", "--checkpoint-every", "--log-every")
+THREADS_HELP = ("threads for NumPy's BLAS, OpenMP and Numba (default: 1, or what OMP_NUM_THREADS / "
+                "OPENBLAS_NUM_THREADS / MKL_NUM_THREADS say when set)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +63,7 @@ def _train_parser(spec=None):
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw of the run (default 0)")
     p.add_argument("--out", help="the run folder (default runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     quick = p.add_argument_group("quick runs and tests")
     quick.add_argument("--limit", type=int, help="train on the first N examples only")
     quick.add_argument("--max-steps", type=int, help="stop after N steps in total, with a checkpoint")
@@ -82,6 +94,15 @@ def _model_name(argv):
     return None
 
 
+def _apply_threads(n):
+    """The thread policy of :mod:`minigen.train.threads`; a bad count is a UserError."""
+    from .train import threads
+    try:
+        return threads.apply(n)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_train(argv):
     from .train.runs import get_spec, train
     name = _model_name(argv)
@@ -89,17 +110,18 @@ def cmd_train(argv):
         _train_parser().parse_args(argv)  # prints the help, or says that MODEL is missing
     spec = get_spec(name)
     args = _train_parser(spec).parse_args(argv)
-    common = {"model", "dataset", "epochs", "batch_size", "lr", "device", "seed", "out", "resume", "limit",
-              "max_steps", "checkpoint_every", "log_every", "no_progress"}
+    common = {"model", "dataset", "epochs", "batch_size", "lr", "device", "seed", "out", "resume", "threads",
+              "limit", "max_steps", "checkpoint_every", "log_every", "no_progress"}
     options = {k: v for k, v in vars(args).items() if k not in common}
     if args.resume and options:
         raise UserError(f"minigen train --resume: the run keeps its saved model options; drop "
                         f"{', '.join('--' + k.replace('_', '-') for k in options)}")
+    threads = _apply_threads(args.threads)
     trainer = train(args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     device=args.device, seed=args.seed, out=args.out, resume=args.resume, limit=args.limit,
                     max_steps=args.max_steps, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                     progress=not args.no_progress, options=options,
-                    command=" ".join(["minigen", "train"] + list(argv)))
+                    command=" ".join(["minigen", "train"] + list(argv)), extra_config={"threads": threads})
     out = trainer.out_dir
     if trainer.stop_reason == "ctrl-c":
         print(f"interrupted after step {trainer.step}; checkpoint saved. Continue with:\n"
@@ -114,13 +136,15 @@ def cmd_train(argv):
 
 
 def cmd_models(args):
-    from .train.runs import load_plugins
+    """List the registered models by family; a model module that failed to import is named on stderr (status 1)."""
     from .models import registry
-    load_plugins()
     specs = registry.load_all()
+    for failure in registry.FAILED.values():
+        print(f"minigen: warning: the models of {failure.module} are missing: it failed to import: "
+              f"{failure.error}", file=sys.stderr)
     if not specs:
         print("no models are registered")
-        return 0
+        return 1 if registry.FAILED else 0
     families = {}
     for spec in specs.values():
         families.setdefault(spec.family or "other", []).append(spec)
@@ -129,7 +153,7 @@ def cmd_models(args):
         print(f"{family}:")
         for spec in sorted(families[family], key=lambda s: s.name):
             print(f"  {spec.name:<{width}}  {spec.description}  [{', '.join(spec.datasets)}]")
-    return 0
+    return 1 if registry.FAILED else 0
 
 
 def cmd_sample(args):
@@ -144,6 +168,7 @@ def cmd_sample(args):
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".png", ".npy"):
         raise UserError(f"minigen sample: --out must end in .png (a picture) or .npy (the raw samples), got {out}")
+    _apply_threads(args.threads)
     model, info, config = rebuild(args.run_dir, device=args.device)
     if not callable(getattr(model, "sample", None)):
         raise UserError(f"model {config['model']!r} cannot draw samples (it has no sample() method)")
@@ -233,6 +258,7 @@ def _parser():
     s.add_argument("--out", help="FILE.png (a grid) or FILE.npy (raw samples, shape (n, ...)); "
                                  "default RUN_DIR/samples.png")
     s.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    s.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     g = sub.add_parser("gradcheck", help="gradcheck and gradgradcheck every op of minigen.functional")
     g.add_argument("--op", action="append", metavar="NAME", help="check only this op (repeatable)")
     b = sub.add_parser("bench", help="list or run the benchmark scripts of a source checkout")

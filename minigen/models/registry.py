@@ -30,12 +30,23 @@ command line (:mod:`minigen.train.runs`) always puts ``epochs``, ``batch_size``,
 ``"cuda"``: where the model's parameters and batches live) into ``options``;
 batches arrive on that device. A dataset option ``binarize`` (None,
 "threshold", "stochastic") in ``defaults`` binarises MNIST and digits.
+
+A broken model module does not break the others: :func:`load_all` imports
+each module on its own, and one that raises is skipped and recorded in
+:data:`FAILED` (with the error, and the names it had registered before it
+failed, which are withdrawn). ``minigen models`` lists what loaded and names
+each failed module and why on stderr; ``minigen train`` of another model
+works; asking for a model of a failed module says which module failed and why.
 """
 import importlib
+import os
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
 # Modules that register models when imported. Each model family adds its own line.
+# ``$MINIGEN_MODEL_MODULES`` (comma-separated) names more: your own models, or the test suite's.
+PLUGIN_ENV = "MINIGEN_MODEL_MODULES"
 MODEL_MODULES = [
     "minigen.models.ae_training",
     "minigen.models.gan",
@@ -44,7 +55,10 @@ MODEL_MODULES = [
     "minigen.models.dbm",
 ]
 
+_HERE = os.path.abspath(__file__)
 REGISTRY = {}
+FAILED = {}      # module name -> ModuleFailure, for the modules whose import raised
+_LOADED = set()  # modules imported successfully by load_all
 
 
 @dataclass
@@ -68,6 +82,13 @@ class ModelSpec:
     family: str = ""                   # e.g. "autoencoders", "gan", "energy-based", "classical"
 
 
+@dataclass
+class ModuleFailure:
+    module: str                        # e.g. "minigen.models.gan"
+    error: str                         # "ImportError: cannot import name 'x' from 'y' (at file.py:12)"
+    models: Tuple[str, ...] = ()       # names it had registered before failing (withdrawn)
+
+
 def register(spec):
     """Add a model to the registry (each name once)."""
     if spec.name in REGISTRY and REGISTRY[spec.name].build is not spec.build:
@@ -76,16 +97,61 @@ def register(spec):
     return spec
 
 
+def model_modules():
+    """The modules :func:`load_all` imports: :data:`MODEL_MODULES`, then those named in ``$MINIGEN_MODEL_MODULES``."""
+    extra = [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",") if m.strip()]
+    return list(MODEL_MODULES) + [m for m in extra if m not in MODEL_MODULES]
+
+
+def _describe(exc):
+    """One line for an import error: its type, message and the innermost source line that raised it."""
+    text = f"{type(exc).__name__}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in frames if "importlib" not in f.filename and os.path.abspath(f.filename) != _HERE]
+    if frames:
+        text += f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})"
+    return text
+
+
 def load_all():
-    """Import every model module so that all models are registered; return the registry."""
-    for mod in MODEL_MODULES:
-        importlib.import_module(mod)
+    """Import every model module so that all models are registered; return the registry.
+
+    Each module is imported once per process. A module whose import raises
+    is skipped: the models it registered before the error are withdrawn (a
+    half-imported module is not to be trusted) and :data:`FAILED` records
+    the module, the error and those names. ``KeyboardInterrupt`` still stops.
+    """
+    for mod in model_modules():
+        if mod in _LOADED or mod in FAILED:
+            continue
+        before = set(REGISTRY)
+        try:
+            importlib.import_module(mod)
+        except Exception as exc:  # any error of one module must not hide the others' models
+            added = tuple(sorted(set(REGISTRY) - before))
+            for name in added:
+                del REGISTRY[name]
+            FAILED[mod] = ModuleFailure(mod, _describe(exc), added)
+        else:
+            _LOADED.add(mod)
     return REGISTRY
+
+
+def unknown_model_message(name):
+    """Why model ``name`` is not in the registry, for an error message (after :func:`load_all`)."""
+    for failure in FAILED.values():
+        if name in failure.models:
+            return (f"model {name!r} is not available: its module {failure.module} failed to import: "
+                    f"{failure.error}")
+    text = f"unknown model {name!r}; valid models: {', '.join(sorted(REGISTRY)) or '(none registered)'}"
+    if FAILED:
+        text += f"; not loaded, as their modules failed to import: {', '.join(FAILED)}"
+    return text
 
 
 def get(name):
     """The spec of model ``name``; an unknown name raises a KeyError listing the valid ones."""
     load_all()
     if name not in REGISTRY:
-        raise KeyError(f"unknown model {name!r}; valid models: {', '.join(sorted(REGISTRY))}")
+        raise KeyError(unknown_model_message(name))
     return REGISTRY[name]

@@ -15,7 +15,6 @@ stochastic binarisation — (``seed + 2``) and the process-wide generator
 (``minigen.random.seed(seed)``).
 """
 import contextlib
-import importlib
 import os
 import sys
 import warnings
@@ -27,7 +26,7 @@ from ..models import registry
 from .trainer import Trainer, load_checkpoint, run_exists, CONFIG
 
 TOY_POINTS = 8000                 # points drawn for ring8 / grid25
-PLUGIN_ENV = "MINIGEN_MODEL_MODULES"  # extra modules that register models (comma-separated)
+PLUGIN_ENV = registry.PLUGIN_ENV  # extra modules that register models (comma-separated)
 
 
 class UserError(Exception):
@@ -35,23 +34,24 @@ class UserError(Exception):
 
 
 def load_plugins():
-    """Import the modules named in ``$MINIGEN_MODEL_MODULES`` (comma-separated): they may register models."""
-    for name in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise UserError(f"{PLUGIN_ENV}: cannot import {name!r}: {exc}") from None
+    """Import the model modules, those named in ``$MINIGEN_MODEL_MODULES`` included; return the registry.
+
+    A module that fails to import is skipped and recorded in
+    ``registry.FAILED`` (see :func:`minigen.models.registry.load_all`).
+    """
+    return registry.load_all()
 
 
 def get_spec(name):
-    """The :class:`ModelSpec` of ``name``; an unknown name is a :class:`UserError` listing the valid ones."""
-    load_plugins()
-    try:
-        return registry.get(name)
-    except KeyError:
-        names = sorted(registry.REGISTRY)
-        raise UserError(f"unknown model {name!r}; valid models: {', '.join(names) or '(none registered)'} "
-                        f"(see 'minigen models')") from None
+    """The :class:`ModelSpec` of ``name``; an unknown name is a :class:`UserError` listing the valid ones.
+
+    A model whose module failed to import gets a message naming the module
+    and its error.
+    """
+    registry.load_all()
+    if name not in registry.REGISTRY:
+        raise UserError(registry.unknown_model_message(name) + " (see 'minigen models')")
+    return registry.REGISTRY[name]
 
 
 def dataset_names():
@@ -202,7 +202,7 @@ def make_loader(data, batch_size, seed, device):
 
 def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cpu", seed=0, out=None,
           resume=False, limit=None, max_steps=None, checkpoint_every=None, log_every=1, progress=True,
-          options=None, report_title=None, command=None):
+          options=None, report_title=None, command=None, extra_config=None):
     """Train registered model ``model`` and return the :class:`Trainer` (after ``fit``).
 
     ``None`` arguments take the model's defaults (``ModelSpec.defaults``:
@@ -210,6 +210,8 @@ def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cp
     ``out`` continues from its checkpoint with its saved settings; only
     ``epochs`` (a larger total extends a finished run), ``device``,
     ``max_steps`` and the progress/report settings may change.
+    ``extra_config`` adds entries to ``config.json`` (the command line records
+    its thread setting there, see :mod:`minigen.train.threads`).
 
     Raises:
         UserError: unknown names, an existing run without ``resume``, a
@@ -227,7 +229,7 @@ def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cp
         data, info = load_dataset(config["dataset"], config["seed"], config.get("limit"), options)
         net = build_model(spec, info, options, config["seed"])
         loader = make_loader(data, config["batch_size"], config["seed"], device)
-        config = dict(config, device=device)
+        config = dict(config, device=device, **(extra_config or {}))
         t = Trainer.resume(net, loader, out, epochs=epochs, config=config, progress=progress, info=info,
                            checkpoint_every=checkpoint_every, log_every=log_every, max_steps=max_steps,
                            report_title=report_title)
@@ -259,6 +261,7 @@ def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cp
               "data_info": info_to_json(info), "examples": len(loader.dataset)}
     if command:
         config["command"] = command
+    config.update(extra_config or {})
     t = Trainer(net, loader, out, int(epochs), checkpoint_every=checkpoint_every, progress=progress, seed=seed,
                 config=config, log_every=log_every, info=info, max_steps=max_steps,
                 report_title=report_title or f"{model} on {dataset}")

@@ -90,7 +90,10 @@ def unrolled_parameters(D, optimizer, d_loss_fn, k, first_order=False):
             params = [p.detach() for p in params]
         params, state = step(params, grads, state)
         if first_order:
+            # Constants for G, but still leaves the next unrolled step can differentiate D's loss by.
             params = [p.detach() for p in params]
+            for p in params:
+                p.requires_grad = True
     return dict(zip(names, params))
 
 

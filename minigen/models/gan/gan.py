@@ -348,6 +348,7 @@ class GAN:
         """k D updates and one G update on the batch; returns the losses as floats."""
         self.G.train(), self.D.train()
         x, y = self._prepare(batch)
+        sigma = self.noise_std()       # the instance noise this step's D and G losses see
         for _ in range(self.d_steps):
             out = self.d_step(x, y)
         out.update(self.g_step(x, y))
@@ -359,7 +360,7 @@ class GAN:
             self.snapshots.append((self.steps, {k: p.data.copy() for k, p in self.D.named_parameters()}))
             self.snapshots = self.snapshots[-MAX_SNAPSHOTS:]
         if self.instance_noise:
-            out["noise_std"] = self.noise_std()
+            out["noise_std"] = sigma
         return out
 
     # ----------------------------------------------------------------- state

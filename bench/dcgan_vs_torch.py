@@ -111,7 +111,7 @@ class TorchGAN:
         self.opt_G.zero_grad()
         g_loss.backward()
         self.opt_G.step()
-        return float(d_loss), float(g_loss)
+        return float(d_loss.detach()), float(g_loss.detach())
 
     def generate(self, z):
         torch = self.torch

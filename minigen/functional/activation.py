@@ -12,13 +12,15 @@
 
 Gradients are written with the output ``y`` (a Tensor) where that is the
 cheapest, and stay differentiable: the second derivative of sigmoid flows
-through ``y``.
+through ``y``. Without ``create_graph`` (ordinary training) the backward of
+the common activations computes the same formula on the arrays in one or two
+passes instead of several Tensor ops.
 """
 import numpy as np
 
 from .. import backend
 from .. import random as _random
-from ..autograd.function import Function
+from ..autograd.function import Function, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._util import check_float
 
@@ -35,6 +37,8 @@ class ReLU(Function):
         return x * self.mask
 
     def backward(self, gy):
+        if not mode.grad_enabled and gy.ndim:  # first order: one pass, float × bool stays float
+            return Tensor(gy.data * self.mask)
         return gy * Tensor(self.mask.astype(gy.dtype))
 
 
@@ -55,6 +59,9 @@ class LeakyReLU(Function):
         scale = self.pos.astype(gy.dtype)  # 1 where x > 0, slope elsewhere
         scale *= 1 - s
         scale += s
+        if not mode.grad_enabled:  # first order: multiply in place, no Tensor op
+            scale *= gy.data
+            return Tensor(scale)
         return gy * Tensor(scale)
 
 
@@ -74,14 +81,34 @@ class ELU(Function):
         return gy * (pos + (1 - pos) * (self.output + self.alpha))
 
 
+def sigmoid_array(x):
+    """σ(x) = 1/(1 + e⁻ˣ) on an array, in one buffer (four in-place passes).
+
+    e⁻ˣ overflows to inf for very negative x, and 1/(1 + inf) = 0 is the
+    correctly rounded result, so the overflow warning is silenced rather than
+    clipped away: the result stays exact in the tails (σ(−30) ≈ 9.4e−14).
+    """
+    xp = backend.get_array_module(x)
+    y = xp.empty_like(x)
+    xp.negative(x, out=y)
+    with np.errstate(over="ignore"):
+        xp.exp(y, out=y)
+    y += 1
+    xp.reciprocal(y, out=y)
+    return y
+
+
 class Sigmoid(Function):
     def forward(self, x):
-        xp = backend.get_array_module(x)
-        with np.errstate(over="ignore"):
-            return 1 / (1 + xp.exp(-x))
+        return sigmoid_array(x)
 
     def backward(self, gy):
         y = self.output
+        if not mode.grad_enabled and gy.ndim:  # first order: gy·y·(1 − y) in three passes
+            g = 1 - y.data
+            g *= y.data
+            g *= gy.data
+            return Tensor(g)
         return gy * y * (1 - y)
 
 
@@ -91,6 +118,12 @@ class Tanh(Function):
 
     def backward(self, gy):
         y = self.output
+        if not mode.grad_enabled and gy.ndim:  # first order: gy·(1 − y²) in three passes
+            g = y.data * y.data
+            xp = backend.get_array_module(g)
+            xp.subtract(1, g, out=g)
+            g *= gy.data
+            return Tensor(g)
         return gy * (1 - y * y)
 
 

@@ -19,7 +19,7 @@ exactly right.
 import numpy as np
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._util import pair, broadcast_error, check_float
 
@@ -60,6 +60,8 @@ class Sub(_Binary):
         return a - b
 
     def backward(self, gy):
+        if not mode.grad_enabled and gy.ndim:  # first order: one negation
+            return gy, (Tensor(-gy.data) if self.inputs[1].requires_grad else None)
         return gy, -gy
 
 
@@ -71,6 +73,9 @@ class Mul(_Binary):
 
     def backward(self, gy):
         a, b = self.inputs
+        if not mode.grad_enabled and gy.ndim:  # first order: the products on the arrays
+            g = gy.data
+            return (Tensor(g * b.data) if a.requires_grad else None), (Tensor(g * a.data) if b.requires_grad else None)
         return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
 
 

@@ -4,10 +4,13 @@
     y = x Wᵀ + b:    gx = gy W,    gW = gyᵀ x,   gb = Σₙ gy
 
 (``W`` has shape ``(out, in)``, as in PyTorch.) The gradients are matmuls
-again, so the products are differentiable to any order.
+again, so the products are differentiable to any order. When no graph of the
+gradient is wanted (``create_graph=False``, the training case) the backward
+computes the same products directly on the arrays: no Tensor ops, so no
+per-op dispatch on the hot path.
 """
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._util import pair
 from .shape import reshape, swapaxes, transpose
@@ -26,6 +29,12 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
+        if not mode.grad_enabled:  # first order only: the same products on the arrays
+            xp = backend.get_array_module(gy.data)
+            g = gy.data
+            ga = Tensor(xp.matmul(g, b.data.swapaxes(-1, -2))) if a.requires_grad else None
+            gb = Tensor(xp.matmul(a.data.swapaxes(-1, -2), g)) if b.requires_grad else None
+            return ga, gb
         ga = matmul(gy, swapaxes(b, -1, -2)) if a.requires_grad else None
         gb = matmul(swapaxes(a, -1, -2), gy) if b.requires_grad else None
         return ga, gb
@@ -58,6 +67,13 @@ class Linear(Function):
 
     def backward(self, gy):
         x, W = self.inputs[:2]
+        if not mode.grad_enabled:  # first order only: the same products on the arrays
+            g = gy.data
+            gx = Tensor(g @ W.data) if x.requires_grad else None
+            gW = Tensor(g.T @ x.data) if W.requires_grad else None
+            if len(self.inputs) == 2:
+                return gx, gW
+            return gx, gW, (Tensor(g.sum(0)) if self.inputs[2].requires_grad else None)
         gx = matmul(gy, W) if x.requires_grad else None
         gW = matmul(transpose(gy), x) if W.requires_grad else None
         if len(self.inputs) == 2:

@@ -18,11 +18,11 @@ summed over the latent dimensions, one value per example.
 import numpy as np
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._util import pair, check_float
 from .basic import abs, exp, log, maximum
-from .activation import sigmoid, softplus_array
+from .activation import sigmoid, sigmoid_array, softplus_array
 from .reduce import sum, mean, log_softmax
 
 
@@ -110,6 +110,16 @@ class BCEWithLogits(Function):
 
     def backward(self, gy):
         x, t = self.inputs
+        if not mode.grad_enabled and gy.ndim:  # first order: (σ(x) − t)·gy in place on σ's buffer
+            gx = gt = None
+            if x.requires_grad:
+                g = sigmoid_array(x.data)
+                g -= t.data
+                g *= gy.data
+                gx = Tensor(g)
+            if t.requires_grad:
+                gt = Tensor(-(gy.data * x.data))
+            return gx, gt
         gx = gy * (sigmoid(x) - t) if x.requires_grad else None
         gt = -gy * x if t.requires_grad else None
         return gx, gt

@@ -14,7 +14,7 @@ import builtins
 import numpy as np
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._util import normalize_axis, keepdims_shape, check_float
 from .shape import reshape, broadcast_to
@@ -36,6 +36,9 @@ class Sum(Function):
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
+        if not mode.grad_enabled:  # first order: a broadcast view of gy, no Tensor ops
+            g = gy.data if self.keepdims else gy.data.reshape(keepdims_shape(self.in_shape, self.axes))
+            return Tensor(backend.get_array_module(g).broadcast_to(g, self.in_shape))
         return _expand(gy, self.in_shape, self.axes, self.keepdims)
 
 

@@ -265,6 +265,19 @@ def test_checkpoint_swapping_trains_g_against_an_old_snapshot_of_d():
     assert [s for s, _ in gan.snapshots] == [4, 6, 8, 10, 12]       # the last five of 2, 4, …, 12
 
 
+def test_a_swapped_g_step_leaves_the_current_ds_buffers_alone():
+    """G's step against an old snapshot of a spectral-norm D must not run the power iteration on the old weights
+    into the current D's u, v."""
+    gan = make_gan(swap=1.0, swap_every=1, d_kw=dict(spectral_norm=True))
+    bs = batches(3)
+    gan.train_step(bs[0])
+    gan.d_step(bs[1], None)
+    before = {k: b.data.copy() for k, b in gan.D.named_buffers()}
+    loss, info = gan.g_loss(bs[2], None)
+    assert "swapped_from" in info
+    assert all(np.array_equal(before[k], b.data) for k, b in gan.D.named_buffers())
+
+
 def test_no_swap_without_the_option():
     gan = make_gan()
     for b in batches(3):

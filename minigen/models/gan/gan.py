@@ -190,7 +190,8 @@ class GAN:
     def check_networks(self):
         """Run G and D on two codes and fail with a clear message if the shapes do not fit the data."""
         rng = mrandom.Generator(0)
-        z = Tensor(rng.normal((2, self.z_dim), dtype=self.dtype))
+        device = next(iter(self.G.parameters())).device
+        z = Tensor(backend.to_device(rng.normal((2, self.z_dim), dtype=self.dtype), device))
         y = np.arange(2) % self.n_classes if self.n_classes else None
         modes = [(m, m.training) for m in (self.G, self.D)]
         try:
@@ -330,7 +331,11 @@ class GAN:
                 i = int(self.rng.integers(0, len(self.snapshots)))
                 params = {k: Tensor(v) for k, v in self.snapshots[i][1].items()}
                 info["swapped_from"] = float(self.snapshots[i][0])
-            d_fake = self._D(fake, y_fake, params)
+                # The old D's forward must not move the current D's batch-norm / spectral-norm buffers.
+                with kept_buffers(self.D):
+                    d_fake = self._D(fake, y_fake, params)
+            else:
+                d_fake = self._D(fake, y_fake, params)
         return L.g_loss(self.loss, d_fake), info
 
     def g_step(self, x, y):
@@ -406,7 +411,8 @@ class GAN:
         self.G.eval()
         try:
             with no_grad():
-                out = self._G(Tensor(np.asarray(z, dtype=self.dtype)), y)
+                z = backend.to_device(np.asarray(z, dtype=self.dtype), next(iter(self.G.parameters())).device)
+                out = self._G(Tensor(z), y)
         finally:
             self.G.train()
         return self.to_data(out)

@@ -77,7 +77,7 @@ def test_losses_do_not_overflow_on_huge_logits():
 
 
 def test_non_saturating_gradient_does_not_vanish_where_minimax_does():
-    """When D confidently rejects fakes (l ≪ 0) the minimax G gradient ~ σ(l) → 0; the heuristic's ~ 1 − σ(l)."""
+    """When D confidently rejects fakes (l ≪ 0), minimax G gradients ~ σ(l) → 0; the heuristic's ~ 1 − σ(l)."""
     f = Tensor(np.full((4, 1), -12.0), requires_grad=True)
     (g_mm,) = minigen.grad(L.g_loss("minimax", f), [f])
     (g_ns,) = minigen.grad(L.g_loss("non-saturating", f), [f])

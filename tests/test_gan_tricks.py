@@ -56,7 +56,7 @@ def run_steps(gan, n_steps=3, n=16):
     return outs
 
 
-# ---------------------------------------------------------------------------------------------- every loss and trick runs
+# ------------------------------------------------------------------------------------- every loss and trick runs
 @pytest.mark.parametrize("loss", L.LOSSES)
 def test_each_loss_runs_a_few_steps(loss):
     outs = run_steps(make_gan(loss=loss))

@@ -197,3 +197,21 @@ def test_kept_buffers_restores_batch_norm_statistics():
         bn(Tensor(np.random.default_rng(0).normal(5, 1, size=(8, 3)).astype(np.float32)))
         assert not np.array_equal(bn.running_mean.data, before)
     assert np.array_equal(bn.running_mean.data, before)
+
+
+def test_unrolled_adam_through_parameters_with_zero_gradient_stays_finite():
+    """A conditional D's one-hot weights for a class absent from the batch get gradient exactly 0; Adam's √v at
+    v = 0 must not turn the second-order terms into NaN (∞ · 0)."""
+    rng = minigen.random.Generator(0)
+    G = MLPGenerator(3, (2,), hidden=(6,), n_classes=3, rng=rng, dtype=np.float64)
+    D = MLPDiscriminator((2,), hidden=(6,), n_classes=3, rng=rng, dtype=np.float64)
+    gan = GAN(G, D, (2,), 3, rng, n_classes=3, unroll=3, lr_d=0.05)
+    g = np.random.default_rng(1)
+    x, y = Tensor(g.normal(size=(8, 2))), np.arange(8) % 2            # class 2 never appears
+    loss, _ = gan.g_loss(x, y)
+    grads = minigen.grad(loss, list(G.parameters()), allow_unused=True)
+    used = [gr.data for gr in grads if gr is not None]
+    assert np.isfinite(loss.item()) and all(np.all(np.isfinite(gr)) for gr in used)
+    assert max(np.abs(gr).max() for gr in used) > 1e-6
+    out = gan.train_step((x, y))
+    assert all(np.isfinite(v) for v in out.values())

@@ -20,9 +20,11 @@ Unrolling D for k steps, then differentiating G's loss through them::
     g_loss = loss_G(functional_call(D, dict(zip(names, params)), G(z)))
     g_loss.backward()                               # flows through the k updates into G
 
-A caveat of the math, not of the code: ∂√v/∂v is infinite at v = 0, so a
-parameter whose gradient is exactly 0 at the first Adam step gives NaN
-second-order terms.
+∂√v/∂v is infinite at v = 0, where a parameter's gradients have all been
+exactly 0 so far (e.g. the one-hot label weights of a class absent from the
+batch): there the chain rule would give ∞ · 0 = NaN. Adam's √v is taken with
+gradient 0 at v = 0 instead (v is then flat in the gradient, ∂v/∂g = 2(1 − β₂)g = 0),
+so such parameters contribute nothing to the second-order terms.
 """
 import math
 
@@ -41,6 +43,14 @@ def _check(params, grads, state, op):
     if state is not None and len(state) != len(params):
         raise ValueError(f"{op}: the state has {len(state)} entries for {len(params)} parameters")
     return params, grads
+
+
+def _sqrt0(v):
+    """√v, with gradient 0 instead of ∞ where v = 0 (see the module docstring)."""
+    pos = v.data > 0
+    if bool(pos.all()):
+        return F.sqrt(v)
+    return F.where(pos, F.sqrt(F.where(pos, v, 1.0)), 0.0)
 
 
 def sgd_step(params, grads, state=None, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
@@ -103,7 +113,7 @@ def adam_step(params, grads, state=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, 
             prev = s.get("max_exp_avg_sq")
             vhat = v if prev is None else F.maximum(prev, v)
             ns["max_exp_avg_sq"] = vhat
-        denom = F.sqrt(vhat) / math.sqrt(1 - b2 ** t) + eps
+        denom = _sqrt0(vhat) / math.sqrt(1 - b2 ** t) + eps
         new_params.append(p - (lr / (1 - b1 ** t)) * (m / denom))
         new_state.append(ns)
     return new_params, new_state

@@ -39,6 +39,27 @@ def _plugins(monkeypatch):
     monkeypatch.setenv("MINIGEN_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _keep_threads(monkeypatch):
+    """``cli.main(["train", ...])`` applies the thread policy to this process: undo it after each test."""
+    from minigen.train import threads
+    for v in threads.ENV_VARS + ("NUMBA_NUM_THREADS",):
+        if v in os.environ:
+            monkeypatch.setenv(v, os.environ[v])
+        else:
+            monkeypatch.delenv(v, raising=False)
+    numba = sys.modules.get("numba")
+    numba_threads = numba.get_num_threads() if numba is not None else None
+    tpc = threads._threadpoolctl()
+    if tpc is None:
+        yield
+    else:
+        with tpc.threadpool_limits(limits=None):  # restores the libraries' counts on exit
+            yield
+    if numba is not None:
+        numba.set_num_threads(numba_threads)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One finished two-epoch run of tiny-ae, trained by the command in a subprocess."""
@@ -272,3 +293,96 @@ def test_demo_replaces_only_its_own_folder(tmp_path):
     with pytest.raises(UserError, match="was not made by the demo; it is left alone"):
         demo.prepare(str(other))
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+# -- threads -----------------------------------------------------------------------------------------------
+
+def _threads_of_a_run(tmp_path, *extra, **env_vars):
+    """Train tiny-ae in a subprocess with the given environment; the thread counts its config.json records."""
+    e = env()
+    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        e.pop(v, None)
+    e.update(env_vars)
+    out = str(tmp_path / f"run{len(os.listdir(tmp_path))}")
+    r = subprocess.run([sys.executable, "-m", "minigen", "train", "tiny-ae", *TINY, "--out", out, *extra], cwd=ROOT,
+                       env=e, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(out, "config.json")) as f:
+        return json.load(f)["threads"]
+
+
+def test_threads_default_to_one_and_follow_threads_option_or_environment(tmp_path):
+    pytest.importorskip("threadpoolctl")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 cores: a BLAS caps its threads at the number of cores")
+    t = _threads_of_a_run(tmp_path)  # the libraries would start 2 threads here; the command pins 1
+    assert t["source"] == "default" and t["requested"] is None
+    assert t["blas"] and set(t["blas"].values()) == {1} and t["numba"] == 1
+    t = _threads_of_a_run(tmp_path, "--threads", "2", OPENBLAS_NUM_THREADS="1")  # the option wins
+    assert t["source"] == "--threads" and set(t["blas"].values()) == {2} and t["numba"] == 2
+    t = _threads_of_a_run(tmp_path, OPENBLAS_NUM_THREADS="2")  # the user's setting is kept
+    assert t["source"] == "environment" and t["blas"]["openblas"] == 2
+
+
+def test_threads_must_be_positive(capsys):
+    assert cli.main(["train", "tiny-ae", "--threads", "0"]) == 2
+    assert "--threads must be a positive number of threads, got 0" in capsys.readouterr().err
+
+
+def test_threads_note_without_threadpoolctl(monkeypatch):
+    from minigen.train import threads
+    monkeypatch.setattr(threads, "_threadpoolctl", lambda: None)
+    monkeypatch.delitem(sys.modules, "numba", raising=False)  # so that apply() leaves this process's Numba alone
+    notes = []
+    info = threads.apply(1, warn=notes.append)
+    assert info["blas"] is None and info["source"] == "--threads"
+    assert len(notes) == 1 and "pip install threadpoolctl" in notes[0] and "OPENBLAS_NUM_THREADS=1" in notes[0]
+    assert all(os.environ[v] == "1" for v in threads.ENV_VARS)
+
+
+# -- a broken model module ---------------------------------------------------------------------------------
+
+BROKEN = '''
+from minigen.models.registry import ModelSpec, register
+register(ModelSpec("half-model", "registered, then its module fails", build=lambda info, options, rng: None))
+raise RuntimeError("this module is broken")
+'''
+
+
+def test_a_broken_model_module_does_not_break_the_command(tmp_path):
+    (tmp_path / "broken_models.py").write_text(BROKEN)
+    e = env()
+    e["PYTHONPATH"] = str(tmp_path) + os.pathsep + e["PYTHONPATH"]
+    e["MINIGEN_MODEL_MODULES"] = "tests.tiny_model,broken_models,no_such_models"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "minigen", *args], cwd=ROOT, env=e, capture_output=True,
+                              text=True, timeout=120)
+
+    r = run("models")
+    assert r.returncode == 1  # the listing is incomplete
+    assert "tiny-ae" in r.stdout and "dcgan" in r.stdout and "half-model" not in r.stdout
+    assert ("the models of broken_models are missing: it failed to import: RuntimeError: this module is broken "
+            "(at broken_models.py:4)") in r.stderr
+    assert "the models of no_such_models are missing: it failed to import: ModuleNotFoundError" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run("train", "half-model")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert ("minigen: error: model 'half-model' is not available: its module broken_models failed to import: "
+            "RuntimeError: this module is broken") in r.stderr
+    r = run("train", "tiny-ae", *TINY, "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+
+
+def test_failed_builtin_module_is_named_when_its_model_is_asked_for(tmp_path, monkeypatch, capsys):
+    from minigen.models import registry
+    (tmp_path / "broken_family.py").write_text("import numpy\nnumpy.no_such_function()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "MODEL_MODULES", registry.MODEL_MODULES + ["broken_family"])
+    monkeypatch.setattr(registry, "FAILED", {})
+    assert cli.main(["models"]) == 1
+    captured = capsys.readouterr()
+    assert "tiny-ae" in captured.out
+    assert "the models of broken_family are missing: it failed to import: AttributeError" in captured.err
+    assert cli.main(["train", "no-such-model"]) == 2
+    assert "not loaded, as their modules failed to import: broken_family" in capsys.readouterr().err

@@ -197,10 +197,13 @@ register(ModelSpec(
 register(ModelSpec(
     "dcgan", "DCGAN (Radford et al. 2016): strided convolutions, batch norm, ReLU/LeakyReLU", _build_dcgan,
     datasets=("mnist",), family="gan", options=CONV_OPTIONS,
-    defaults={"epochs": 30, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
+    # Tuned on the 4,000-image offline subset: the number of updates is what brings every digit (at 1,900 steps
+    # 2, 4 and 5 are rare), so small batches and many epochs; about 12,500 steps, under 10 minutes on 2 cores.
+    defaults={"epochs": 100, "batch_size": 32, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
               "g_norm": "batch"}))
 register(ModelSpec(
     "cgan", "conditional GAN (Mirza & Osindero 2014): labels into G and D; one row per class", _build_cgan,
     datasets=("mnist",), family="gan", options=COND_OPTIONS,
-    defaults={"epochs": 30, "batch_size": 64, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
+    # The labels do the covering of the classes, so fewer updates than dcgan's give a clear grid.
+    defaults={"epochs": 50, "batch_size": 32, "lr": 2e-4, "loss": "non-saturating", "z_dim": 64, "width": 32,
               "g_norm": "batch", "arch": "dcgan"}))

@@ -49,17 +49,18 @@ class LeakyReLU(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         s = x.dtype.type(self.slope)
-        self.pos = x > 0
-        if 0 <= self.slope <= 1:
-            return xp.maximum(x, x * s)  # two passes instead of five
-        return x * (self.pos * (1 - s) + s)
+        if 0 <= self.slope <= 1 and x.ndim:
+            y = x * s
+            xp.maximum(x, y, out=y)  # two passes, one buffer: max(x, αx) is x or αx for 0 ≤ α ≤ 1
+            return y
+        return x * ((x > 0) * (1 - s) + s)
 
     def backward(self, gy):
         s = gy.dtype.type(self.slope)
-        scale = self.pos.astype(gy.dtype)  # 1 where x > 0, slope elsewhere
+        scale = (self.inputs[0].data > 0).astype(gy.dtype)  # 1 where x > 0, slope elsewhere
         scale *= 1 - s
         scale += s
-        if not mode.grad_enabled:  # first order: multiply in place, no Tensor op
+        if not mode.grad_enabled and gy.ndim:  # first order: multiply in place, no Tensor op
             scale *= gy.data
             return Tensor(scale)
         return gy * Tensor(scale)

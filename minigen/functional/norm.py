@@ -22,12 +22,15 @@ read x̂ and 1/√(σ²+ε) from the forward's saved arrays — constants, cheap
 when no graph is being recorded (an ordinary ``backward()``), and recompute
 them from ``x`` with differentiable mean/sqrt ops when ``create_graph=True``,
 so that the second derivative flows through the statistics too. One formula,
-exact to any order.
+exact to any order. For first-order backward the same formula also runs
+directly on the arrays, in four passes over one reused buffer (at the
+batch-norm sizes of a DCGAN, each fresh full-size temporary costs about as
+much as a pass, in page faults).
 """
 import numpy as np
 
 from .. import backend
-from ..autograd.function import Function, is_grad_enabled
+from ..autograd.function import Function, is_grad_enabled, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._util import check_float
 from .reduce import sum, mean
@@ -55,21 +58,24 @@ class Normalize(Function):
         xp = backend.get_array_module(x)
         self.mean = x.mean(axis=self.axes, keepdims=True)
         xhat = x - self.mean
-        self.var = (xhat * xhat).mean(axis=self.axes, keepdims=True)
+        sq = xhat * xhat  # reused below as the output buffer
+        self.var = sq.mean(axis=self.axes, keepdims=True)
         self.invstd = 1 / xp.sqrt(self.var + self.eps)
         xhat *= self.invstd
         self.xhat = xhat
         gamma = affine[0] if self.has_gamma else None
         beta = affine[-1] if self.has_beta else None
         if gamma is None:
-            return xhat if beta is None else xhat + beta
-        y = xhat * gamma
+            return xhat if beta is None else xp.add(xhat, beta, out=sq)
+        y = xp.multiply(xhat, gamma, out=sq) if sq.ndim else xhat * gamma
         if beta is not None:
             y += beta
         return y
 
     def backward(self, gy):
         x = self.inputs[0]
+        if not mode.grad_enabled and gy.ndim:
+            return self._backward_arrays(gy.data)
         if is_grad_enabled():  # create_graph: the statistics must stay functions of x
             xhat, invstd = _standardize(x, self.axes, self.eps)
         else:
@@ -85,6 +91,26 @@ class Normalize(Function):
             grads.append(ggamma)
         if self.has_beta:
             grads.append(gbeta)
+        return tuple(grads)
+
+    def _backward_arrays(self, gy):
+        """The gradient above on arrays (first order only), in one full-size buffer."""
+        xp = backend.get_array_module(gy)
+        xhat, invstd = self.xhat, self.invstd
+        m = xhat.size // invstd.size
+        gbeta = gy.sum(axis=self.axes, keepdims=True)
+        buf = gy * xhat
+        ggamma = buf.sum(axis=self.axes, keepdims=True)
+        scale = invstd * self.inputs[1].data if self.has_gamma else invstd
+        # gx = scale·gy − x̂·(scale·gγ/M) − scale·gβ/M: per-channel factors, then two passes into buf.
+        xp.multiply(xhat, -scale * (ggamma * (1.0 / m)), out=buf)
+        buf -= scale * (gbeta * (1.0 / m))
+        buf += gy * scale
+        grads = [Tensor(buf)]
+        if self.has_gamma:
+            grads.append(Tensor(ggamma))
+        if self.has_beta:
+            grads.append(Tensor(gbeta))
         return tuple(grads)
 
 

@@ -104,6 +104,12 @@ def test_gaussian_stats_of_samples_approach_the_closed_form():
     d = FR.frechet_distance(*FR.gaussian_stats(a), *FR.gaussian_stats(b))
     assert d == pytest.approx(1 + (2 - 1) ** 2, abs=0.06)            # ‖μ‖² + (σ₁ − σ₂)² = 2
     assert FR.frechet_distance(*FR.gaussian_stats(a), *FR.gaussian_stats(a)) == pytest.approx(0, abs=1e-9)
+    # One feature: Σ is (1, 1) and d² = (μ₁ − μ₂)² + (σ₁ − σ₂)².
+    one = a[:, :1]
+    assert FR.frechet_distance(*FR.gaussian_stats(one), *FR.gaussian_stats(3 * one + 2)) == pytest.approx(
+        (2 * one.mean() + 2) ** 2 + (2 * one.std(ddof=1)) ** 2, rel=1e-9)
+    with pytest.raises(ValueError, match=r"gaussian_stats: expected features \(N, K\) with N >= 2.*\(1, 4\)"):
+        FR.gaussian_stats(np.zeros((1, 4)))
 
 
 # ---------------------------------------------------------------------------------------------- label entropy

@@ -154,7 +154,10 @@ def frechet_distance(mu1, S1, mu2, S2):
 def gaussian_stats(f):
     """(mean, covariance) of features (N, K)."""
     f = np.asarray(f, np.float64)
-    return f.mean(axis=0), np.cov(f, rowvar=False)
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise ValueError(f"gaussian_stats: expected features (N, K) with N >= 2 to estimate a covariance, got "
+                         f"shape {f.shape}")
+    return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))      # (1, 1), not a scalar, when K = 1
 
 
 def classifier_frechet_distance(real_images, fake_images, clf=None):

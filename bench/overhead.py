@@ -1,7 +1,11 @@
 """Autograd overhead, side by side with PyTorch CPU in one process.
 
 1. Per-op overhead on tiny tensors: forward only, and forward + backward.
-2. A 784-400-20-400-784 MLP (ReLU, sigmoid output, BCE) forward + backward at batch 128, float32.
+2. A 784-400-20-400-784 MLP (ReLU, sigmoid output, BCE) forward + backward at batch 128, float32,
+   in three columns: minigen, the same step written by hand in NumPy (no autograd: the floor that
+   minigen's own overhead is measured against), and PyTorch. The three are run in turn, round after
+   round, and timed with CPU time (``time.process_time``), so that a shared machine disturbs them alike;
+   the medians are compared. A last row times the step's 11 matrix products alone.
 3. ``import minigen`` time (in a fresh interpreter).
 
 Run single-threaded for a fair comparison:  OMP_NUM_THREADS=1 python bench/overhead.py
@@ -84,7 +88,7 @@ def per_op():
     return ratios
 
 
-def mlp():
+def mlp(rounds=25, per_round=5):
     rng = np.random.default_rng(0)
     sizes = [784, 400, 20, 400, 784]
     Ws = [rng.normal(0, 0.05, (o, i)).astype(np.float32) for i, o in zip(sizes[:-1], sizes[1:])]
@@ -107,7 +111,41 @@ def mlp():
             p.grad = None
         return loss
 
-    th = None
+    def np_step():
+        """The same step by hand: what an autograd-free NumPy program does (same layouts, float32)."""
+        hs, masks, h = [x], [], x
+        for k, (w, b) in enumerate(zip(Ws, bs)):
+            h = h @ w.T
+            h += b
+            if k < len(Ws) - 1:
+                m = h > 0
+                h = h * m
+                masks.append(m)
+            hs.append(h)
+        z = h
+        loss = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - x * z).sum() / np.float32(128)
+        g = (1 / (1 + np.exp(-z)) - x) * np.float32(1 / 128)
+        grads = []
+        for k in range(len(Ws) - 1, -1, -1):
+            grads.append((g.T @ hs[k], g.sum(0)))
+            if k > 0:
+                g = g @ Ws[k]
+                g *= masks[k - 1]
+        return loss, grads
+
+    hs = [x]
+    for w in Ws:
+        hs.append(np.maximum(hs[-1] @ w.T, 0))
+    gs = [rng.standard_normal(h.shape).astype(np.float32) for h in hs[1:]]
+
+    def products():
+        for k in range(len(Ws)):
+            hs[k] @ Ws[k].T
+            gs[k].T @ hs[k]
+            if k > 0:
+                gs[k] @ Ws[k]
+
+    steps = {"minigen": mg_step, "numpy": np_step, "products": products}
     if torch:
         tW = [torch.tensor(w, requires_grad=True) for w in Ws]
         tb = [torch.tensor(b, requires_grad=True) for b in bs]
@@ -123,10 +161,24 @@ def mlp():
             loss.backward()
             for p in tW + tb:
                 p.grad = None
-        th = best(th_step, repeat=15)
+        steps["torch"] = th_step
         assert abs(float(mg_step().item()) - float(torch_loss(tW, tb, tx))) < 1e-2
-    mg = best(mg_step, repeat=15)
-    return row("MLP 784-400-20-400-784, batch 128, fwd+bwd", mg, th)
+    assert abs(float(mg_step().item()) - float(np_step()[0])) < 1e-2
+    times = {k: [] for k in steps}
+    for _ in range(rounds):
+        for k, fn in steps.items():
+            t0 = time.process_time()
+            for _ in range(per_round):
+                fn()
+            times[k].append((time.process_time() - t0) / per_round)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    print("MLP 784-400-20-400-784, batch 128, fwd+bwd (median CPU time of "
+          f"{rounds} rounds of {per_round}):")
+    ref = med.get("torch")
+    for k in steps:
+        extra = f"   / torch {med[k] / ref:5.2f}" if ref else ""
+        print(f"  {k:10s} {med[k] * 1e3:7.2f} ms   / numpy {med[k] / med['numpy']:5.2f}{extra}")
+    return med["minigen"] / ref if ref else None
 
 
 def torch_loss(tW, tb, tx):

@@ -245,7 +245,8 @@ class GAN:
         s = self.noise_std()
         if not s:
             return x
-        return x + Tensor(x.xp.asarray(self.rng.normal(x.shape, dtype=self.dtype)) * np.asarray(s, self.dtype))
+        # A NumPy scalar, not a 0-d array: CuPy arrays do not combine with NumPy arrays.
+        return x + Tensor(x.xp.asarray(self.rng.normal(x.shape, dtype=self.dtype)) * self.dtype.type(s))
 
     def _d_logits(self, x_real, y_real, x_fake, y_fake, params=None):
         """D's logits on the two batches: separately (the default) or in one batch (``joint_batch``)."""
@@ -392,7 +393,9 @@ class GAN:
         self.opt_D.load_state_dict(state["opt_D"])
         self.rng.set_state(state["rng"])
         self.steps = int(state["steps"])
-        self.snapshots = [(int(s["step"]), {k: np.array(v) for k, v in s["params"].items()})
+        device = next(iter(self.D.parameters())).device
+        self.snapshots = [(int(s["step"]), {k: backend.to_device(np.array(backend.to_device(v, "cpu")), device)
+                                            for k, v in s["params"].items()})
                           for s in state["snapshots"]]
         if self.hist_G is not None:
             self.hist_G.load_state_dict(state["hist_G"])

@@ -30,6 +30,7 @@ last hidden layer, flattened (N, K), used by feature matching.
 """
 import numpy as np
 
+from ... import backend
 from ... import functional as F
 from ... import nn
 from ...autograd import Tensor
@@ -54,12 +55,13 @@ class LabelInput(nn.Module):
         if mode == "embedding":
             self.embed = nn.Embedding(self.n_classes, self.dim, rng=rng, dtype=dtype)
 
-    def forward(self, y):
-        y = np.asarray(getattr(y, "data", y)).astype(np.int64).reshape(-1)
+    def forward(self, y, device="cpu"):
+        # Labels are checked on the CPU; the one-hot code goes to ``device`` (that of the data it joins).
+        y = np.asarray(backend.to_device(getattr(y, "data", y), "cpu")).astype(np.int64).reshape(-1)
         if y.size and (y.min() < 0 or y.max() >= self.n_classes):
             raise ValueError(f"LabelInput: labels must be in 0..{self.n_classes - 1}, got {y.min()}..{y.max()}")
         if self.mode == "onehot":
-            return Tensor(np.eye(self.n_classes, dtype=self.dtype)[y])
+            return Tensor(backend.to_device(np.eye(self.n_classes, dtype=self.dtype)[y], device))
         return self.embed(y)
 
 
@@ -91,9 +93,9 @@ class _Generator(nn.Module):
         if self.n_classes:
             if y is None:
                 raise ValueError(f"{type(self).__name__}: this generator is conditional; pass labels y (N,)")
-            if len(np.asarray(getattr(y, "data", y)).reshape(-1)) != z.shape[0]:
+            if backend.to_device(getattr(y, "data", y), "cpu").size != z.shape[0]:
                 raise ValueError(f"{type(self).__name__}: {z.shape[0]} codes but a different number of labels")
-            return F.concat([z, self.labels(y)], axis=1)
+            return F.concat([z, self.labels(y, z.device)], axis=1)
         return z
 
     def forward(self, z, y=None):
@@ -231,7 +233,7 @@ class MLPDiscriminator(_Discriminator):
         self._check(x, y)
         h = F.reshape(x, (x.shape[0], -1))
         if self.n_classes:
-            h = F.concat([h, self.labels(y)], axis=1)
+            h = F.concat([h, self.labels(y, x.device)], axis=1)
         return self.body(h)
 
 
@@ -271,7 +273,7 @@ class DCGANDiscriminator(_Discriminator):
     def _maps(self, x, y):
         self._check(x, y)
         if self.n_classes:
-            code = self.labels(y)                                     # (N, K)
+            code = self.labels(y, x.device)                           # (N, K)
             planes = F.broadcast_to(F.reshape(code, code.shape + (1, 1)), code.shape + tuple(x.shape[2:]))
             x = F.concat([x, planes], axis=1)
         return self.body(x)

@@ -40,24 +40,38 @@ def _plugins(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _keep_threads(monkeypatch):
-    """``cli.main(["train", ...])`` applies the thread policy to this process: undo it after each test."""
+def _keep_threads():
+    """``cli.main(["train", ...])`` applies the thread policy to this process: undo it after each test.
+
+    The variables are saved and restored by hand: ``monkeypatch.delenv`` of an absent variable records
+    nothing, so a variable that the policy sets during the test would outlive it. Numba is imported first:
+    otherwise the policy would set ``NUMBA_NUM_THREADS`` for a Numba that a test then imports and starts
+    with that count, and removing the variable afterwards would make Numba's next compilation in this
+    worker fail ("Cannot set NUMBA_NUM_THREADS to a different value once the threads have been launched").
+    """
     from minigen.train import threads
-    for v in threads.ENV_VARS + ("NUMBA_NUM_THREADS",):
-        if v in os.environ:
-            monkeypatch.setenv(v, os.environ[v])
-        else:
-            monkeypatch.delenv(v, raising=False)
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        pass
+    saved = {v: os.environ.get(v) for v in threads.ENV_VARS + ("NUMBA_NUM_THREADS",)}
     numba = sys.modules.get("numba")
     numba_threads = numba.get_num_threads() if numba is not None else None
     tpc = threads._threadpoolctl()
-    if tpc is None:
-        yield
-    else:
-        with tpc.threadpool_limits(limits=None):  # restores the libraries' counts on exit
+    try:
+        if tpc is None:
             yield
-    if numba is not None:
-        numba.set_num_threads(numba_threads)
+        else:
+            with tpc.threadpool_limits(limits=None):  # restores the libraries' counts on exit
+                yield
+    finally:
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
+        if numba is not None:
+            numba.set_num_threads(numba_threads)
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ for speed.
 from .. import backend
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor, as_tensor
+from ._malloc import tune_malloc
 from ._util import check_float
 from .conv_utils import (pair, check_positive, check_non_negative, conv_out_size, deconv_out_size, output_padding_for,
                          to_nhwc_padded, im2col, col2im)
@@ -253,6 +254,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     out = tuple(conv_out_size(x.shape[2 + a], weight.shape[2 + a], stride[a], padding[a], dilation[a]) for a in (0, 1))
     _check_out(op, x, weight, out, stride, padding, dilation)
     args = (x, weight) if bias is None else (x, weight, bias)
+    tune_malloc()  # once per process: keep freed im2col buffers in the heap (see _malloc.py)
     return Conv2d(stride, padding, dilation)(*args)
 
 
@@ -302,4 +304,5 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
                                 dilation[a]) for a in (0, 1))
     _check_out(op, x, weight, out, stride, padding, dilation)
     args = (x, weight) if bias is None else (x, weight, bias)
+    tune_malloc()
     return ConvTranspose2d(stride, padding, output_padding, dilation)(*args)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.tensor import Tensor
+from ..functional._malloc import tune_malloc
 
 
 def check_range(name, value, low=None, high=None, low_open=False, high_open=True, opt=""):
@@ -56,6 +57,7 @@ class Optimizer:
             params = [{"params": params}]
         for group in params:
             self.add_param_group(group)
+        tune_malloc()  # once per process: freed arrays stay in the heap for the next step (glibc; opt-out)
 
     def _validate(self, group):
         """Check a group's hyperparameters (subclasses extend it)."""

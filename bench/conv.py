@@ -13,16 +13,26 @@ Run single-threaded for a fair comparison (both NumPy's OpenBLAS and PyTorch):
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/conv.py
 
-and, to see the effect of glibc giving large freed blocks straight back to the
-operating system (and faulting them in again on the next allocation), once more with
+minigen raises glibc's malloc thresholds when its first conv runs (see
+minigen/functional/_malloc.py); both frameworks then run with them, since they
+share the process. To see the cost of glibc giving large freed blocks back to the
+operating system (and faulting them in again on the next allocation), run once
+more with the tuning switched off:
 
-    MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 OMP_NUM_THREADS=1 ... python bench/conv.py
+    MINIGEN_MALLOC_TUNING=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/conv.py
 
-Prints the median CPU time of each measurement and the ratio minigen / PyTorch
-(below 1 means minigen is faster). Float32 throughout.
+The first line printed names OpenBLAS's kernel set (``OPENBLAS_CORETYPE`` pins
+it; on a CPU with AVX-512 OpenBLAS picks its SkylakeX kernels by itself, about
+2x faster in single precision than the Haswell (AVX2) ones), the malloc
+setting and the load average.
+
+Prints the median CPU time of each measurement, the ratio minigen / PyTorch
+(below 1 means minigen is faster) and, for the DCGAN step, the page faults
+per step of each framework. Float32 throughout.
 """
 import argparse
 import os
+import resource
 import time
 
 import numpy as np
@@ -38,7 +48,7 @@ except ImportError:  # pragma: no cover
     torch = TF = None
 
 
-def paired_ms(mg, th, repeat, warmup=2):
+def paired_ms(mg, th, repeat, warmup=2, faults=None):
     """Median times of ``mg`` and ``th`` in ms, the two calls alternating.
 
     Alternating (rather than all of one, then all of the other) exposes both
@@ -52,11 +62,16 @@ def paired_ms(mg, th, repeat, warmup=2):
         mg()
         th()
     times = {mg: [], th: []}
+    flt = {mg: 0, th: 0}
     for _ in range(repeat):
         for fn in (mg, th):
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.process_time()
             fn()
             times[fn].append(time.process_time() - t0)
+            flt[fn] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    if faults is not None:  # minor page faults per call (memory given back to the OS and faulted in again)
+        faults.extend([flt[mg] / repeat, flt[th] / repeat])
     return 1e3 * float(np.median(times[mg])), 1e3 * float(np.median(times[th]))
 
 
@@ -209,7 +224,29 @@ def dcgan(repeat, rng, batch=64, z_dim=100):
         th_step(counter["th"])
         counter["th"] += 1
 
-    return report(f"DCGAN step, batch {batch} (first-step |loss diff| {diff:.0e})", *paired_ms(mg, th, repeat, 1))
+    faults = []
+    ratio = report(f"DCGAN step, batch {batch} (first-step |loss diff| {diff:.0e})",
+                   *paired_ms(mg, th, repeat, 1, faults))
+    print(f"{'  page faults per step':58s} minigen {faults[0]:8.0f}      torch {faults[1]:8.0f}", flush=True)
+    return ratio
+
+
+def config():
+    """OpenBLAS's kernel set, the malloc setting and the load: what the numbers depend on."""
+    try:
+        import threadpoolctl
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                         for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas")
+    except ImportError:
+        blas = "unknown (pip install threadpoolctl to see it)"
+    from minigen.functional._malloc import tune_malloc
+    malloc = "raised by minigen" if tune_malloc() else "glibc's defaults or the user's MALLOC_* settings"
+    return (f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} torch={torch.get_num_threads()}; "
+            f"BLAS: {blas} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}); malloc thresholds: "
+            f"{malloc} (MINIGEN_MALLOC_TUNING={os.environ.get('MINIGEN_MALLOC_TUNING')}, "
+            f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}, "
+            f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_')}); "
+            f"load average {os.getloadavg()[0]:.2f}")
 
 
 def main():
@@ -219,9 +256,7 @@ def main():
     args = ap.parse_args()
     if torch is None:
         raise SystemExit("bench/conv.py compares with PyTorch: pip install torch (CPU)")
-    print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} torch={torch.get_num_threads()}; "
-          f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')} "
-          f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_')}; load average {os.getloadavg()[0]:.2f}")
+    print(config(), flush=True)
     rng = np.random.default_rng(0)
     r = args.repeat
     conv_pair("conv2d 1->64, 28x28 -> 14x14 (weight grad only)", False, (64, 1, 28, 28), (64, 1, 4, 4), False, r, rng)

@@ -28,30 +28,40 @@ except ImportError:
     torch = None
 
 
-def best(fn, repeat=7, number=None):
-    """Best time per call, in seconds."""
-    if number is None:
-        number, t = 1, 0.0
-        while t < 0.05:
-            t0 = time.perf_counter()
-            for _ in range(number):
+def per_call(fns, rounds=15, target=0.02):
+    """Median CPU time per call of each function in ``fns`` (a dict), timed in alternating rounds.
+
+    Each round runs every function ``number`` times in turn (``number`` is chosen so that one
+    batch takes about ``target`` seconds); the median over the rounds is reported. CPU time
+    (``time.process_time``) instead of wall time, so that other jobs on a shared machine
+    disturb the figures less, and alternation so that they disturb every column alike.
+    """
+    numbers = {}
+    for k, fn in fns.items():
+        n, t = 1, 0.0
+        while t < target:
+            n *= 2
+            t0 = time.process_time()
+            for _ in range(n):
                 fn()
-            t = time.perf_counter() - t0
-            number *= 2
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return min(times)
+            t = time.process_time() - t0
+        numbers[k] = n
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            n = numbers[k]
+            t0 = time.process_time()
+            for _ in range(n):
+                fn()
+            times[k].append((time.process_time() - t0) / n)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def row(name, mg, th):
     if th is None:
-        print(f"{name:42s} minigen {mg * 1e6:9.1f} us")
+        print(f"{name:42s} minigen {mg * 1e6:9.2f} us")
     else:
-        print(f"{name:42s} minigen {mg * 1e6:9.1f} us   torch {th * 1e6:9.1f} us   ratio {mg / th:5.2f}")
+        print(f"{name:42s} minigen {mg * 1e6:9.2f} us   torch {th * 1e6:9.2f} us   ratio {mg / th:5.2f}")
     return mg / th if th else None
 
 
@@ -65,16 +75,21 @@ def per_op():
            ("sigmoid", lambda x, y: F.sigmoid(x) if isinstance(x, minigen.Tensor) else torch.sigmoid(x)),
            ("sum", lambda x, y: x.sum())]
     for name, op in ops:
-        with minigen.no_grad():
-            mg = best(lambda: op(a, b))
-        th = None
-        if torch:
+        def mg_nograd():
+            with minigen.no_grad():
+                for _ in range(10):
+                    op(a, b)
+
+        def th_nograd():
             with torch.no_grad():
-                th = best(lambda: op(ta, tb))
-        ratios.append(row(f"forward, no grad: {name} (4x4)", mg, th))
-        mg = best(lambda: op(a, b))
-        th = best(lambda: op(ta, tb)) if torch else None
-        ratios.append(row(f"forward, graph recorded: {name} (4x4)", mg, th))
+                for _ in range(10):
+                    op(ta, tb)
+
+        def mg_graph():
+            op(a, b)
+
+        def th_graph():
+            op(ta, tb)
 
         def mg_fb():
             op(a, b).sum().backward()
@@ -84,7 +99,15 @@ def per_op():
             op(ta, tb).sum().backward()
             ta.grad = tb.grad = None
 
-        ratios.append(row(f"forward+backward: {name} (+sum)", best(mg_fb), best(th_fb) if torch else None))
+        fns = {"mg_nograd": mg_nograd, "mg_graph": mg_graph, "mg_fb": mg_fb}
+        if torch:
+            fns.update(th_nograd=th_nograd, th_graph=th_graph, th_fb=th_fb)
+        t = per_call(fns)
+        th = (lambda k: t[k] if torch else None)
+        ratios.append(row(f"forward, no grad: {name} (4x4)", t["mg_nograd"] / 10,
+                          th("th_nograd") / 10 if torch else None))
+        ratios.append(row(f"forward, graph recorded: {name} (4x4)", t["mg_graph"], th("th_graph")))
+        ratios.append(row(f"forward+backward: {name} (+sum)", t["mg_fb"], th("th_fb")))
     return ratios
 
 

@@ -22,6 +22,22 @@ def test_shared_input_gradients_accumulate():
     np.testing.assert_array_equal(x.grad.numpy(), [5.0, 7.0])
 
 
+def test_accumulation_in_place_never_touches_shared_arrays():
+    # add's backward hands the same upstream Tensor to both inputs, and the walk adds the
+    # third gradient of x in place: into a buffer of its own, never into the caller's array
+    x, g = t([1.0, 2.0]), np.array([1.0, 10.0])
+    ((x + x) + x).backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 30.0])
+    np.testing.assert_array_equal(g, [1.0, 10.0])
+    w = t([2.0, 3.0])
+    gw, = minigen.grad((w * 1 + w * 2 + w * 3 + w).sum(), w)
+    np.testing.assert_array_equal(gw.numpy(), [7.0, 7.0])
+    h, = minigen.grad(((w + w) + w * w).sum(), w, create_graph=True)  # 2 + 2w, with a graph
+    gg, = minigen.grad(h.sum(), w)
+    np.testing.assert_array_equal(h.numpy(), [6.0, 8.0])
+    np.testing.assert_array_equal(gg.numpy(), [2.0, 2.0])
+
+
 def test_backward_accumulates_into_grad_across_calls():
     x = t([1.0, 2.0])
     (x * 2).sum().backward()

@@ -28,7 +28,7 @@ def _seed_grad(root, grad):
         if root.data.size != 1:
             raise RuntimeError(f"backward of a non-scalar tensor of shape {root.shape} needs an upstream gradient: "
                                f"call .backward(grad) with a tensor of that shape, or reduce it first (e.g. .sum())")
-        return Tensor(root.xp.ones_like(root.data))
+        return Tensor(root.xp.ones(root.data.shape, root.data.dtype))
     grad = grad if isinstance(grad, Tensor) else Tensor(root.xp.asarray(grad, dtype=root.dtype))
     if grad.shape != root.shape:
         raise ValueError(f"backward: the upstream gradient has shape {grad.shape} but the tensor has shape {root.shape}")
@@ -39,15 +39,16 @@ def _toposort(roots):
     """Ops reachable from ``roots``, each after all the ops that consume its outputs."""
     order, visited = [], set()
     stack = [(r.creator, False) for r in roots if r.creator is not None]
+    push, pop = stack.append, stack.pop
     while stack:
-        f, done = stack.pop()
+        f, done = pop()
         if done:
             order.append(f)
             continue
-        if id(f) in visited:
+        if f in visited:  # Functions hash by identity
             continue
-        visited.add(id(f))
-        stack.append((f, True))
+        visited.add(f)
+        push((f, True))
         if f.inputs is None:
             raise RuntimeError(
                 f"backward through the graph a second time: the saved values of {f.name} were freed by an earlier "
@@ -55,8 +56,8 @@ def _toposort(roots):
                 f"the graph again")
         for x in f.inputs:
             c = x.creator
-            if c is not None and id(c) not in visited:
-                stack.append((c, False))
+            if c is not None and c not in visited:
+                push((c, False))
     order.reverse()
     return order
 
@@ -73,8 +74,6 @@ def _prune(order, target_ids):
 
 
 def _fit_shape(f, x, g):
-    if g.shape == x.shape:
-        return g
     try:
         return sum_to(g, x.shape)
     except ValueError:
@@ -82,54 +81,85 @@ def _fit_shape(f, x, g):
                            f"{x.shape}") from None
 
 
+def _call_backward(f, gys):
+    if not mode.anomaly:
+        return f.backward(*gys)
+    try:
+        return f.backward(*gys)
+    except AnomalyError as exc:  # an op inside this backward made the NaN: blame the backward
+        raise AnomalyError(f"backward of {f.name} produced NaN or inf (op created at {f.created_at}); "
+                           f"inside it: {exc}") from None
+
+
 def _walk(roots, root_grads, target_ids, retain_graph, create_graph):
-    """Run the backward walk; return {id(tensor): (tensor, grad)} for leaves and targets."""
-    grads = {}  # id -> (tensor, grad); holding the tensor keeps its id unique during the walk
+    """Run the backward walk; return {id(tensor): (tensor, grad, owned)} for leaves and targets.
+
+    Gradients reaching one tensor from several ops are added. Without
+    ``create_graph`` the sum is taken on the arrays, in place from the second
+    addition on (into a buffer the walk itself allocated, never into an array
+    that an op returned, which may be shared); with it, by the Tensor op ``+``.
+    """
+    # id -> (tensor, grad, owned): holding the tensor keeps its id unique during the walk; ``owned``
+    # says that the walk allocated the grad's array itself, so it may add into it in place
+    grads = {}
     for r, g in zip(roots, root_grads):
         g = _seed_grad(r, g)
         prev = grads.get(id(r))
-        grads[id(r)] = (r, g if prev is None else prev[1] + g)
+        grads[id(r)] = (r, g if prev is None else prev[1] + g, False)
     order = _toposort(roots)
     if target_ids is not None:
         order = _prune(order, target_ids)
+    else:
+        target_ids = ()
     prev_mode = mode.grad_enabled
     mode.grad_enabled = create_graph
     try:
         for f in order:
             outs = f._outputs
-            gys = []
-            for ref in outs:
-                y = ref()
-                entry = None
-                if y is not None:
-                    key = id(y)
-                    entry = grads.get(key) if (target_ids is not None and key in target_ids) else grads.pop(key, None)
-                gys.append(None if entry is None else entry[1])
-            if all(g is None for g in gys):
-                continue
-            if mode.anomaly:
-                try:
-                    gxs = f.backward(*gys) if len(gys) > 1 else f.backward(gys[0])
-                except AnomalyError as exc:  # an op inside this backward made the NaN: blame the backward
-                    raise AnomalyError(f"backward of {f.name} produced NaN or inf (op created at {f.created_at}); "
-                                       f"inside it: {exc}") from None
+            if len(outs) == 1:  # the common case: one output
+                y = outs[0]()
+                key = id(y)
+                entry = grads.get(key) if key in target_ids else grads.pop(key, None)
+                if entry is None:
+                    continue
+                gys = (entry[1],)
             else:
-                gxs = f.backward(*gys) if len(gys) > 1 else f.backward(gys[0])
-            if not isinstance(gxs, tuple):
+                gys = []
+                for ref in outs:
+                    y = ref()
+                    entry = None
+                    if y is not None:
+                        key = id(y)
+                        entry = grads.get(key) if key in target_ids else grads.pop(key, None)
+                    gys.append(None if entry is None else entry[1])
+                if all(g is None for g in gys):
+                    continue
+            gxs = _call_backward(f, gys)
+            inputs = f.inputs
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if len(gxs) != len(f.inputs):
-                raise RuntimeError(f"backward of {f.name} returned {len(gxs)} gradients for {len(f.inputs)} inputs")
-            for x, g in zip(f.inputs, gxs):
+            if len(gxs) != len(inputs):
+                raise RuntimeError(f"backward of {f.name} returned {len(gxs)} gradients for {len(inputs)} inputs")
+            for x, g in zip(inputs, gxs):
                 if g is None or not x.requires_grad:
                     continue
                 if not isinstance(g, Tensor):
                     raise TypeError(f"backward of {f.name} must return Tensors, got {type(g).__name__}")
-                g = _fit_shape(f, x, g)
+                if g.data.shape != x.data.shape:
+                    g = _fit_shape(f, x, g)
                 if mode.anomaly and not _all_finite(g.data):
                     raise AnomalyError(f"backward of {f.name} produced NaN or inf in the gradient of its input of "
                                        f"shape {x.shape} (op created at {f.created_at})")
-                prev = grads.get(id(x))
-                grads[id(x)] = (x, g if prev is None else prev[1] + g)
+                key = id(x)
+                prev = grads.get(key)
+                if prev is None:
+                    grads[key] = (x, g, False)
+                elif create_graph:
+                    grads[key] = (x, prev[1] + g, False)
+                elif prev[2] and prev[1].data.dtype == g.data.dtype:
+                    prev[1].data += g.data
+                else:
+                    grads[key] = (x, Tensor(prev[1].data + g.data), True)
             if not retain_graph:
                 vars(f).clear()  # drop inputs and any saved arrays; f.inputs reads None from now on
     finally:
@@ -148,7 +178,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     grads = _walk(tensors, grad_tensors, None, retain_graph, create_graph)
-    for x, g in grads.values():
+    for x, g, _ in grads.values():
         if x.creator is None and x.requires_grad:
             if not create_graph:
                 g = Tensor(g.data)

@@ -127,7 +127,12 @@ class Function:
             if not isinstance(x, Tensor):
                 inputs = tuple(x if isinstance(x, Tensor) else as_tensor(x) for x in inputs)
                 break
-        ys = self.forward(*[x.data for x in inputs])
+        if len(inputs) == 1:  # unrolled for the common arities: this line runs for every op
+            ys = self.forward(inputs[0].data)
+        elif len(inputs) == 2:
+            ys = self.forward(inputs[0].data, inputs[1].data)
+        else:
+            ys = self.forward(*[x.data for x in inputs])
         record = False
         if mode.grad_enabled:
             for x in inputs:

@@ -34,7 +34,8 @@ class _Binary(Function):
 
 
 def _apply(cls, a, b):
-    """Run binary op ``cls`` on a pair made by ``pair``; turn NumPy's broadcast error into ours."""
+    """Run binary op ``cls`` on ``a`` and ``b`` made one dtype by ``pair``; turn NumPy's broadcast error into ours."""
+    a, b = pair(a, b, cls.op)
     try:
         return cls()(a, b)
     except ValueError as exc:
@@ -232,22 +233,22 @@ class Minimum(_Binary):
 
 def add(a, b):
     """a + b (broadcasting)."""
-    return _apply(Add, *pair(a, b, "add"))
+    return _apply(Add, a, b)
 
 
 def sub(a, b):
     """a − b (broadcasting)."""
-    return _apply(Sub, *pair(a, b, "sub"))
+    return _apply(Sub, a, b)
 
 
 def mul(a, b):
     """a · b elementwise (broadcasting)."""
-    return _apply(Mul, *pair(a, b, "mul"))
+    return _apply(Mul, a, b)
 
 
 def div(a, b):
     """a / b elementwise (broadcasting)."""
-    return _apply(Div, *pair(a, b, "div"))
+    return _apply(Div, a, b)
 
 
 def neg(x):
@@ -259,7 +260,7 @@ def pow(a, b):
     """aᵇ. A constant exponent (a Python/NumPy number) uses the cheaper ``PowConst``."""
     if isinstance(a, Tensor) and isinstance(b, (int, float, np.integer, np.floating)):
         return PowConst(float(b) if not float(b).is_integer() else int(b))(a)
-    return _apply(Pow, *pair(a, b, "pow"))
+    return _apply(Pow, a, b)
 
 
 def _unary(cls, x, name, *args):
@@ -306,9 +307,9 @@ def where(cond, a, b):
 
 def maximum(a, b):
     """Elementwise max(a, b)."""
-    return _apply(Maximum, *pair(a, b, "maximum"))
+    return _apply(Maximum, a, b)
 
 
 def minimum(a, b):
     """Elementwise min(a, b)."""
-    return _apply(Minimum, *pair(a, b, "minimum"))
+    return _apply(Minimum, a, b)

@@ -19,13 +19,12 @@ from .reduce import sum
 
 class MatMul(Function):
     def forward(self, a, b):
-        xp = backend.get_array_module(a)
         if a.ndim < 2 or b.ndim < 2:
             raise ValueError(f"matmul: needs operands with at least 2 dimensions here, got {a.shape} and {b.shape}")
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
                              f"({a.shape[-1]} != {b.shape[-2]})")
-        return xp.matmul(a, b)
+        return a @ b
 
     def backward(self, gy):
         a, b = self.inputs
@@ -43,16 +42,17 @@ class MatMul(Function):
 def matmul(a, b):
     """The matrix product ``a @ b``; 1-D operands are treated as row/column vectors."""
     a, b = pair(a, b, "matmul")
-    if a.ndim == 0 or b.ndim == 0:
+    na, nb = a.data.ndim, b.data.ndim
+    if na >= 2 and nb >= 2:  # the common case first
+        return MatMul()(a, b)
+    if na == 0 or nb == 0:
         raise ValueError(f"matmul: scalar operands are not allowed (shapes {a.shape} and {b.shape}); use *")
-    if a.ndim == 1 and b.ndim == 1:
+    if na == 1 and nb == 1:
         return reshape(MatMul()(reshape(a, (1, -1)), reshape(b, (-1, 1))), ())
-    if a.ndim == 1:
+    if na == 1:
         y = MatMul()(reshape(a, (1, -1)), b)
         return reshape(y, y.shape[:-2] + y.shape[-1:])
-    if b.ndim == 1:
-        return reshape(MatMul()(a, reshape(b, (-1, 1))), a.shape[:-1])
-    return MatMul()(a, b)
+    return reshape(MatMul()(a, reshape(b, (-1, 1))), a.shape[:-1])
 
 
 class Linear(Function):

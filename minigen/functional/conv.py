@@ -38,7 +38,7 @@ share one im2col of ``gy``. See ``bench/conv.py`` and ``docs/performance.md``
 for speed.
 """
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mode
 from ..autograd.tensor import Tensor, as_tensor
 from ._malloc import tune_malloc
 from ._util import check_float
@@ -76,8 +76,11 @@ class Conv2d(Function):
         x, w = self.inputs[:2]
         (H, W), (KH, KW) = self.in_hw, w.shape[2:]
         gx = gW = gb = None
-        # Both products below read gy as a channels-last (N·OH·OW, OC) matrix: make it once.
-        rows = _rows(gy.data) if x.requires_grad and w.requires_grad else None
+        need_b = len(self.inputs) == 3 and self.inputs[2].requires_grad
+        first_order = not mode.grad_enabled  # no graph of the gradient: the bias gradient may be computed on arrays
+        # Both products below (and, first order, the bias gradient) read gy as a channels-last
+        # (N·OH·OW, OC) matrix: make it once.
+        rows = _rows(gy.data) if w.requires_grad and (x.requires_grad or (need_b and first_order)) else None
         if x.requires_grad:
             op = (output_padding_for(H, gy.shape[2], KH, self.stride[0], self.padding[0], self.dilation[0]),
                   output_padding_for(W, gy.shape[3], KW, self.stride[1], self.padding[1], self.dilation[1]))
@@ -86,8 +89,8 @@ class Conv2d(Function):
             gW = Conv2dGradW((KH, KW), self.stride, self.padding, self.dilation, cols=self.cols, rows=rows)(x, gy)
         if len(self.inputs) == 2:
             return gx, gW
-        if self.inputs[2].requires_grad:
-            gb = sum(gy, (0, 2, 3))
+        if need_b:
+            gb = Tensor(_column_sums(rows)) if first_order and rows is not None else sum(gy, (0, 2, 3))
         return gx, gW, gb
 
 
@@ -173,6 +176,12 @@ class Conv2dGradW(Function):
 def _rows(a):
     """NCHW array ``a`` as the channels-last matrix ``(N·H·W, C)`` (free when ``a`` is an NHWC view)."""
     return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+
+
+def _column_sums(m):
+    """``m.sum(axis=0)`` as one matrix-vector product, ``1ᵀ m``: ~4x faster than NumPy's reduction over rows."""
+    xp = backend.get_array_module(m)
+    return xp.ones(m.shape[0], dtype=m.dtype) @ m
 
 
 # -- public functions: argument checks, then one Function ---------------------------------------------

@@ -11,8 +11,8 @@ def pair(a, b, op):
     the other operand (so ``x * 2`` stays float32). Two float operands of
     different dtypes are an error: minigen never upcasts silently.
     """
-    if type(a) is type(b) is Tensor and a.data.dtype == b.data.dtype:
-        return a, b  # the common case, kept fast
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+        return a, b  # the common case (Parameters included), kept fast
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):

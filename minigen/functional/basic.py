@@ -74,9 +74,11 @@ class Mul(_Binary):
 
     def backward(self, gy):
         a, b = self.inputs
-        if not mode.grad_enabled and gy.ndim:  # first order: the products on the arrays
+        if not mode.grad_enabled:  # first order: the products on the arrays
             g = gy.data
-            return (Tensor(g * b.data) if a.requires_grad else None), (Tensor(g * a.data) if b.requires_grad else None)
+            xp = backend.get_array_module(g)  # asarray: NumPy gives a scalar, not an array, for 0-d operands
+            return ((Tensor(xp.asarray(g * b.data)) if a.requires_grad else None),
+                    (Tensor(xp.asarray(g * a.data)) if b.requires_grad else None))
         return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
 
 

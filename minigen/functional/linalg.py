@@ -11,7 +11,7 @@ per-op dispatch on the hot path.
 """
 from .. import backend
 from ..autograd.function import Function, mode
-from ..autograd.tensor import Tensor, as_tensor
+from ..autograd.tensor import Tensor
 from ._util import pair
 from .shape import reshape, swapaxes, transpose
 from .reduce import sum
@@ -84,18 +84,18 @@ class Linear(Function):
 
 def linear(x, weight, bias=None):
     """x Wᵀ + b with ``weight`` of shape ``(out, in)`` and ``x`` of shape ``(..., in)``."""
-    x = x if isinstance(x, Tensor) else as_tensor(x)
     x, weight = pair(x, weight, "linear")
-    if weight.ndim != 2:
+    if weight.data.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if bias is not None:
         _, bias = pair(x, bias, "linear")
-        if bias.shape != (weight.shape[0],):
+        if bias.data.shape != weight.data.shape[:1]:
             raise ValueError(f"linear: bias shape {bias.shape} does not match weight {weight.shape}")
+    if x.data.ndim == 2:  # the common case: a batch of vectors
+        return Linear()(x, weight) if bias is None else Linear()(x, weight, bias)
+    if x.data.ndim == 0:
+        raise ValueError("linear: the input must have at least 1 dimension")
     lead = x.shape[:-1]
-    if x.ndim != 2:
-        if x.ndim == 0:
-            raise ValueError("linear: the input must have at least 1 dimension")
-        x = reshape(x, (-1, x.shape[-1]))
+    x = reshape(x, (-1, x.shape[-1]))
     y = Linear()(x, weight) if bias is None else Linear()(x, weight, bias)
-    return y if len(lead) == 1 else reshape(y, lead + (weight.shape[0],))
+    return reshape(y, lead + (weight.shape[0],))

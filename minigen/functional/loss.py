@@ -15,6 +15,8 @@
 
 summed over the latent dimensions, one value per example.
 """
+import builtins
+
 import numpy as np
 
 from .. import backend
@@ -99,27 +101,42 @@ def _check_targets01(t, op):
 class BCEWithLogits(Function):
     """ℓ = softplus(x) − t·x elementwise;  ∂ℓ/∂x = σ(x) − t,  ∂ℓ/∂t = −x.
 
-    One op instead of three: the loss of every Bernoulli decoder and every
-    GAN discriminator, on the hot path.
+    One op instead of three, with the reduction inside (``"sum"`` and
+    ``"mean"`` return the reduced value; their backward scales σ(x) − t by a
+    scalar instead of broadcasting one): the loss of every Bernoulli decoder
+    and every GAN discriminator, on the hot path.
     """
+
+    def __init__(self, reduction):
+        self.reduction = reduction
 
     def forward(self, x, t):
         y = softplus_array(x)
         y -= t * x
-        return y
+        if self.reduction == "none":
+            return y
+        s = y.sum()
+        if self.reduction == "mean":
+            s = s * x.dtype.type(1.0 / builtins.max(x.size, 1))
+        return backend.get_array_module(x).asarray(s)
 
     def backward(self, gy):
         x, t = self.inputs
-        if not mode.grad_enabled and gy.ndim:  # first order: (σ(x) − t)·gy in place on σ's buffer
+        c = 1.0 / builtins.max(x.size, 1) if self.reduction == "mean" else None
+        if not mode.grad_enabled:  # first order: (σ(x) − t)·gy in place on σ's buffer
+            xp = backend.get_array_module(x.data)
+            s = gy.data if c is None else gy.data * x.dtype.type(c)  # a scalar unless reduction="none"
             gx = gt = None
             if x.requires_grad:
                 g = sigmoid_array(x.data)
                 g -= t.data
-                g *= gy.data
+                g *= s
                 gx = Tensor(g)
             if t.requires_grad:
-                gt = Tensor(-(gy.data * x.data))
+                gt = Tensor(xp.asarray(-(x.data * s)))
             return gx, gt
+        if c is not None:
+            gy = gy * c
         gx = gy * (sigmoid(x) - t) if x.requires_grad else None
         gt = -gy * x if t.requires_grad else None
         return gx, gt
@@ -130,7 +147,10 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     logits, target = pair(logits, target, "binary_cross_entropy_with_logits")
     _same_shape(logits, target, "binary_cross_entropy_with_logits")
     _check_targets01(target, "binary_cross_entropy_with_logits")
-    return _reduce(BCEWithLogits()(logits, target), reduction, "binary_cross_entropy_with_logits")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"binary_cross_entropy_with_logits: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    return BCEWithLogits(reduction)(logits, target)
 
 
 def _labels(labels, n, classes, op):

@@ -40,7 +40,9 @@ batch, i included), in O(B·K·C) memory.
 
 **col2im** (:mod:`minigen.kernels.col2im`): the scatter-add of every
 convolution's input gradient, one pass over the output instead of KH·KW
-strided additions (used by ``minigen.functional.conv_utils.col2im``).
+strided additions (used by ``minigen.functional.conv_utils.col2im``);
+``matmul_col2im`` fuses it with the matrix product before it, a few images
+at a time, so that the window matrix never leaves the cache.
 
 ``import minigen.kernels`` imports NumPy only: Numba is imported when a
 ``cpu`` or ``cuda`` kernel is first called, and without Numba ``"auto"``
@@ -48,12 +50,12 @@ falls back to the reference with one warning saying how to get the fast path
 (``pip install 'minigen-dl[fast]'``).
 """
 from ._dispatch import IMPLS, numba_available
-from .col2im import col2im
+from .col2im import col2im, matmul_col2im
 from .gibbs import GibbsResult, gibbs, sample_hidden, sample_visible, sample_bernoulli_units
 from .similarity import (minibatch_similarity, minibatch_similarity_backward, minibatch_similarity_reference,
                          MinibatchSimilarity, MinibatchSimilarityGrad, minibatch_discrimination)
 
-__all__ = ["IMPLS", "numba_available", "col2im", "GibbsResult", "gibbs", "sample_hidden", "sample_visible",
-           "sample_bernoulli_units", "minibatch_similarity", "minibatch_similarity_backward",
+__all__ = ["IMPLS", "numba_available", "col2im", "matmul_col2im", "GibbsResult", "gibbs", "sample_hidden",
+           "sample_visible", "sample_bernoulli_units", "minibatch_similarity", "minibatch_similarity_backward",
            "minibatch_similarity_reference", "MinibatchSimilarity", "MinibatchSimilarityGrad",
            "minibatch_discrimination"]

@@ -43,7 +43,7 @@ from ..autograd.tensor import Tensor, as_tensor
 from ._malloc import tune_malloc
 from ._util import check_float
 from .conv_utils import (pair, check_positive, check_non_negative, conv_out_size, deconv_out_size, output_padding_for,
-                         to_nhwc_padded, im2col, col2im)
+                         to_nhwc_padded, im2col, matmul_col2im)
 from .reduce import sum
 
 
@@ -109,8 +109,9 @@ class ConvTranspose2d(Function):
         OW = deconv_out_size(W, KW, SW, PW, self.output_padding[1], DW)
         x2 = _rows(x) if self.rows is None else self.rows
         self.rows = None
-        cols = (x2 @ w.transpose(0, 2, 3, 1).reshape(C, KH * KW * OC)).reshape(N, H, W, KH, KW, OC)
-        y = col2im(cols, OH + 2 * PH, OW + 2 * PW, SH, SW, DH, DW)[:, PH:PH + OH, PW:PW + OW, :]
+        # cols = x2 @ W as (N, H, W, KH, KW, OC), scatter-added onto the padded output (col2im).
+        y = matmul_col2im(x2, w.transpose(0, 2, 3, 1).reshape(C, KH * KW * OC), (N, H, W, KH, KW, OC),
+                          OH + 2 * PH, OW + 2 * PW, SH, SW, DH, DW)[:, PH:PH + OH, PW:PW + OW, :]
         if b:
             y += b[0]  # in place: y is a view into col2im's fresh buffer
         return y.transpose(0, 3, 1, 2)

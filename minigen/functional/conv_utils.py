@@ -157,6 +157,20 @@ def col2im(cols, HP, WP, SH, SW, DH, DW):
     return kernels.col2im(cols, HP, WP, SH, SW, DH, DW)
 
 
+def matmul_col2im(a, b, shape, HP, WP, SH, SW, DH, DW):
+    """``col2im((a @ b).reshape(shape), HP, WP, SH, SW, DH, DW)``, the product made a block at a time.
+
+    The transposed convolution's forward (and so conv2d's input gradient):
+    ``a`` is the input as an ``(N·H·W, C)`` matrix, ``b`` the weight as
+    ``(C, KH·KW·OC)``, ``shape = (N, H, W, KH, KW, OC)``. With the Numba
+    kernel, a few images' rows of the product are made and scatter-added
+    while they are in cache (``minigen.kernels.matmul_col2im``); otherwise
+    the whole product, then :func:`col2im_reference`.
+    """
+    from minigen import kernels  # lazy: the kernels import Numba only when a kernel runs
+    return kernels.matmul_col2im(a, b, shape, HP, WP, SH, SW, DH, DW)
+
+
 def col2im_reference(cols, HP, WP, SH, SW, DH, DW):
     """The adjoint of :func:`im2col`: add every row back onto the pixels it came from.
 

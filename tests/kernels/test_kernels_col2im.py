@@ -34,3 +34,28 @@ def test_kernel_accepts_a_broadcast_view():
 def test_bad_impl_is_rejected():
     with pytest.raises(ValueError, match="col2im: impl must be 'auto', 'reference' or 'cpu', got 'cuda'"):
         kernels.col2im(np.zeros((1, 1, 1, 1, 1, 1)), 1, 1, 1, 1, 1, 1, impl="cuda")
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 2 ** 21])  # one image per block, a few, all at once
+@pytest.mark.parametrize("shape,strides", [((5, 3, 3, 4, 4, 9), (2, 2, 1, 1)),
+                                           ((3, 4, 2, 3, 2, 8), (1, 2, 2, 1))])
+def test_matmul_col2im_equals_product_then_reference(shape, strides, chunk_bytes, dtype, tol, monkeypatch):
+    import importlib
+    monkeypatch.setattr(importlib.import_module("minigen.kernels.col2im"), "CHUNK_BYTES", chunk_bytes)
+    SH, SW, DH, DW = strides
+    N, H, W, KH, KW, OC = shape
+    HP, WP = (H - 1) * SH + (KH - 1) * DH + 1, (W - 1) * SW + (KW - 1) * DW + 1
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(N * H * W, 6)).astype(dtype)
+    b = rng.normal(size=(6, KH * KW * OC)).astype(dtype)
+    ref = col2im_reference((a @ b).reshape(shape), HP, WP, SH, SW, DH, DW)
+    for impl in ("cpu", "auto", "reference"):
+        got = kernels.matmul_col2im(a, b, shape, HP, WP, SH, SW, DH, DW, impl=impl)
+        assert got.dtype == dtype and got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+def test_matmul_col2im_bad_impl_is_rejected():
+    with pytest.raises(ValueError, match="matmul_col2im: impl must be 'auto', 'reference' or 'cpu', got 'cuda'"):
+        kernels.matmul_col2im(np.zeros((1, 1)), np.zeros((1, 1)), (1, 1, 1, 1, 1, 1), 1, 1, 1, 1, 1, 1, impl="cuda")

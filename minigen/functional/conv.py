@@ -78,9 +78,9 @@ class Conv2d(Function):
         gx = gW = gb = None
         need_b = len(self.inputs) == 3 and self.inputs[2].requires_grad
         first_order = not mode.grad_enabled  # no graph of the gradient: the bias gradient may be computed on arrays
-        # Both products below (and, first order, the bias gradient) read gy as a channels-last
-        # (N·OH·OW, OC) matrix: make it once.
-        rows = _rows(gy.data) if w.requires_grad and (x.requires_grad or (need_b and first_order)) else None
+        # The input gradient's product reads gy as a channels-last (N·OH·OW, OC) matrix; the weight
+        # gradient's too, unless it is cheaper without (see Conv2dGradW): make it once, share it.
+        rows = _rows(gy.data) if x.requires_grad or (w.requires_grad and _rows_are_free(gy.data)) else None
         if x.requires_grad:
             op = (output_padding_for(H, gy.shape[2], KH, self.stride[0], self.padding[0], self.dilation[0]),
                   output_padding_for(W, gy.shape[3], KW, self.stride[1], self.padding[1], self.dilation[1]))
@@ -90,7 +90,7 @@ class Conv2d(Function):
         if len(self.inputs) == 2:
             return gx, gW
         if need_b:
-            gb = Tensor(_column_sums(rows)) if first_order and rows is not None else sum(gy, (0, 2, 3))
+            gb = Tensor(_channel_sums(gy.data, rows)) if first_order else sum(gy, (0, 2, 3))
         return gx, gW, gb
 
 
@@ -129,7 +129,7 @@ class ConvTranspose2d(Function):
         if len(self.inputs) == 2:
             return gx, gW
         if self.inputs[2].requires_grad:
-            gb = sum(gy, (0, 2, 3))
+            gb = Tensor(_channel_sums(gy.data)) if not mode.grad_enabled else sum(gy, (0, 2, 3))
         return gx, gW, gb
 
 
@@ -156,10 +156,17 @@ class Conv2dGradW(Function):
         cols = self.cols
         if cols is None:
             cols = im2col(to_nhwc_padded(x, PH, PW), KH, KW, SH, SW, DH, DW, OH, OW).reshape(N * OH * OW, KH * KW * C)
-        gy2 = _rows(gy) if self.rows is None else self.rows
+        gy2 = self.rows
         self.cols = self.rows = None  # not needed again: backward is written with conv ops
-        gW = (gy2.T @ cols).reshape(OC, KH, KW, C).transpose(0, 3, 1, 2)
-        return xp.ascontiguousarray(gW)
+        K = KH * KW * C
+        if gy2 is None and not _rows_are_free(gy) and K <= OH * OW and gy.flags.c_contiguous:
+            # gy in NCHW memory (e.g. a gradient that came back through a reshape), few kernel values:
+            # one product per image, (OC, OH·OW) @ (OH·OW, K), then a sum over the batch of N small
+            # (OC, K) results, instead of first copying gy to channels-last (1→64 layer: 0.57 → 0.35 ms).
+            gW = xp.matmul(gy.reshape(N, OC, OH * OW), cols.reshape(N, OH * OW, K)).sum(axis=0)
+        else:
+            gW = (_rows(gy) if gy2 is None else gy2).T @ cols
+        return xp.ascontiguousarray(gW.reshape(OC, KH, KW, C).transpose(0, 3, 1, 2))
 
     def backward(self, ggW):
         x, gy = self.inputs
@@ -179,10 +186,26 @@ def _rows(a):
     return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
 
 
-def _column_sums(m):
-    """``m.sum(axis=0)`` as one matrix-vector product, ``1ᵀ m``: ~4x faster than NumPy's reduction over rows."""
-    xp = backend.get_array_module(m)
-    return xp.ones(m.shape[0], dtype=m.dtype) @ m
+def _rows_are_free(a):
+    """True when :func:`_rows` of NCHW array ``a`` is a view (``a`` lies in channels-last memory)."""
+    return a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _channel_sums(a, rows=None):
+    """``a.sum(axis=(0, 2, 3))`` of NCHW array ``a`` as matrix-vector products with a vector of ones.
+
+    ``1ᵀ·rows`` on the channels-last matrix (given, or free), else, for NCHW
+    memory, ``a (N, C, H·W) @ 1`` summed over the batch: about 4x faster than
+    NumPy's reductions over those axes. Other layouts: the plain sum.
+    """
+    xp = backend.get_array_module(a)
+    if rows is None and _rows_are_free(a):
+        rows = _rows(a)
+    if rows is not None:
+        return xp.ones(rows.shape[0], dtype=rows.dtype) @ rows
+    if a.flags.c_contiguous:
+        return (a.reshape(a.shape[0], a.shape[1], -1) @ xp.ones(a.shape[2] * a.shape[3], dtype=a.dtype)).sum(axis=0)
+    return a.sum(axis=(0, 2, 3))
 
 
 # -- public functions: argument checks, then one Function ---------------------------------------------

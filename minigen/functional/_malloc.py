@@ -8,7 +8,7 @@ and it gives the top of the heap back to the operating system whenever more
 than the *trim threshold* lies free there. Memory given back is faulted in
 again, one zeroed 4 KiB page at a time, the next time an array of that size
 is made. Measured on the DCGAN step at batch 64 (``bench/conv.py``): 14,000
-page faults per step, about 45 ms of a 160 ms step (CPU time).
+page faults per step, about 35-45 ms of a 145-160 ms step (CPU time).
 
 :func:`tune_malloc` raises both thresholds once, through glibc's
 ``mallopt``, so that freed blocks stay in the heap and the next step reuses

@@ -31,11 +31,16 @@ a conv critic needs the second).
 
 Each forward is ``im2col`` (one copy of a strided view of all windows), ONE
 matrix product, and for the transposed conv ``col2im`` (a loop over the
-KH·KW kernel offsets only). No loop runs over the batch or the pixels. The
-backward passes hand each other what they share: the conv's weight gradient
-reuses the forward's im2col matrix, and the transposed conv's two gradients
-share one im2col of ``gy``. See ``bench/conv.py`` and ``docs/performance.md``
-for speed.
+KH·KW kernel offsets only; with Numba, a kernel that adds each block of the
+product while it is still in cache, see ``conv_utils.matmul_col2im``). No
+loop over the batch or the pixels runs in Python. The backward passes hand
+each other what they share: the conv's weight gradient reuses the forward's
+im2col matrix, and the transposed conv's two gradients share one im2col of
+``gy``. When no graph of the gradient is recorded, bias gradients are
+computed on the arrays (products with a vector of ones). See
+``bench/conv.py`` and ``docs/performance.md`` for speed; the first conv (or
+optimiser) of a process also raises glibc's malloc thresholds
+(``minigen/functional/_malloc.py``).
 """
 from .. import backend
 from ..autograd.function import Function, mode

@@ -241,12 +241,21 @@ def config():
         blas = "unknown (pip install threadpoolctl to see it)"
     from minigen.functional._malloc import tune_malloc
     malloc = "raised by minigen" if tune_malloc() else "glibc's defaults or the user's MALLOC_* settings"
+    note = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            avx512 = " avx512f" in f.read()
+    except OSError:
+        avx512 = False
+    if avx512 and ("Haswell" in blas or "Zen" in blas):
+        note = (f"\nnote: OpenBLAS runs its AVX2 kernels on a CPU with AVX-512 (PyTorch's CPU capability: "
+                f"{torch.backends.cpu.get_cpu_capability()}); unset OPENBLAS_CORETYPE to let OpenBLAS choose")
     return (f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} torch={torch.get_num_threads()}; "
             f"BLAS: {blas} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}); malloc thresholds: "
             f"{malloc} (MINIGEN_MALLOC_TUNING={os.environ.get('MINIGEN_MALLOC_TUNING')}, "
             f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}, "
             f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_')}); "
-            f"load average {os.getloadavg()[0]:.2f}")
+            f"load average {os.getloadavg()[0]:.2f}{note}")
 
 
 def main():

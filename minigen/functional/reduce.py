@@ -32,19 +32,19 @@ class Sum(Function):
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x):
-        self.in_shape = x.shape
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
+        in_shape = self.inputs[0].data.shape
         if not mode.grad_enabled:  # first order: a broadcast view of gy, no Tensor ops
-            g = gy.data if self.keepdims else gy.data.reshape(keepdims_shape(self.in_shape, self.axes))
-            return Tensor(backend.get_array_module(g).broadcast_to(g, self.in_shape))
-        return _expand(gy, self.in_shape, self.axes, self.keepdims)
+            g = gy.data if self.keepdims else gy.data.reshape(keepdims_shape(in_shape, self.axes))
+            return Tensor(backend.get_array_module(g).broadcast_to(g, in_shape))
+        return _expand(gy, in_shape, self.axes, self.keepdims)
 
 
 def _prep(x, axis, op):
     x = x if isinstance(x, Tensor) else as_tensor(x)
-    return x, normalize_axis(axis, x.ndim, op)
+    return x, (None if axis is None else normalize_axis(axis, x.data.ndim, op))
 
 
 def sum(x, axis=None, keepdims=False):

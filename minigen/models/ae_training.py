@@ -534,7 +534,7 @@ register(ModelSpec(
     (HIDDEN, LATENT, _opt("--likelihood", str, "bernoulli or gaussian"), BETA), FAMILY))
 register(ModelSpec(
     "conv-vae", "convolutional VAE: strided convs, transposed convs, Bernoulli decoder", _build_conv_vae, DATASETS,
-    dict(epochs=10, batch_size=32, lr=1e-3, channels="16,32", hidden=256, latent_dim=10, beta=1.0),
+    dict(epochs=50, batch_size=32, lr=1e-3, channels="16,32", hidden=256, latent_dim=10, beta=1.0),
     (_opt("--channels", str, "two channel counts, comma-separated"),
      _opt("--hidden", int, "dense layer between the convs and the latent (0: none)"), LATENT, BETA), FAMILY))
 register(ModelSpec(

@@ -306,3 +306,19 @@ def test_mlp_vae_on_mnist_subset_quality():
             model.train_step(batch)
     ll = model.net.iwae_bound(minigen.tensor(xte[:500]), 200, gen(2)).mean()
     assert ll > -120, ll
+
+
+def test_cvae_model_reconstructs_a_labelled_batch():
+    """The trainer's reconstructions picture passes (images, labels): the conditional VAE uses the labels."""
+    info = DataInfo("digits", (1, 8, 8), 10)
+    xtr, ytr = digits("train")
+    spec = REGISTRY["cvae"]
+    model = spec.build(info, dict(spec.defaults, hidden="16"), gen(0))
+    x = minigen.tensor(xtr[:6])
+    r = model.reconstruct((x, ytr[:6]))
+    assert r.shape == (6, 1, 8, 8) and np.all((r >= 0) & (r <= 1))
+    np.testing.assert_allclose(r, model.net.reconstruct(x, ytr[:6]), atol=1e-6)
+    other = model.reconstruct((x, (ytr[:6] + 1) % 10))
+    assert np.abs(other - r).max() > 0          # the labels reach the decoder
+    with pytest.raises(ValueError, match="needs the labels"):
+        model.reconstruct(x)

@@ -169,10 +169,13 @@ class VAEModel(GradientModel):
         return self.net.loss(x, rng=self.rng)
 
     def reconstruct(self, x):
+        """E[x | z = μ(x)] in [0, 1]; the conditional VAE takes ``(images, labels)`` and uses the labels."""
         self.net.eval()
+        x, y = _split(x)
         if self.net.n_classes:
-            raise ValueError("cvae: reconstruct needs labels; use net.reconstruct(x, y)")
-        x, _ = _split(x)
+            if y is None:
+                raise ValueError("cvae: reconstruct needs the labels: pass (images, labels)")
+            return self.net.reconstruct(x, y)
         return self.net.reconstruct(x)
 
     def _labels(self, n):

@@ -5,10 +5,13 @@
    in three columns: minigen, the same step written by hand in NumPy (no autograd: the floor that
    minigen's own overhead is measured against), and PyTorch. The three are run in turn, round after
    round, and timed with CPU time (``time.process_time``), so that a shared machine disturbs them alike;
-   the medians are compared. A last row times the step's 11 matrix products alone.
+   the medians are compared. A last row times the step's 11 matrix products alone. The same step
+   at widths 4-4-2-4-4, batch 8 (every array tiny) is run first: it measures dispatch and graph
+   bookkeeping alone.
 3. ``import minigen`` time (in a fresh interpreter).
 
-Run single-threaded for a fair comparison:  OMP_NUM_THREADS=1 python bench/overhead.py
+Run single-threaded for a fair comparison:
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python bench/overhead.py
 Prints times and the ratio minigen / PyTorch (below 1 means minigen is faster).
 """
 import os
@@ -111,12 +114,11 @@ def per_op():
     return ratios
 
 
-def mlp(rounds=25, per_round=5):
+def mlp(sizes=(784, 400, 20, 400, 784), batch=128, rounds=40, per_round=3):
     rng = np.random.default_rng(0)
-    sizes = [784, 400, 20, 400, 784]
     Ws = [rng.normal(0, 0.05, (o, i)).astype(np.float32) for i, o in zip(sizes[:-1], sizes[1:])]
     bs = [np.zeros(o, np.float32) for o in sizes[1:]]
-    x = (rng.uniform(size=(128, 784)) > 0.5).astype(np.float32)
+    x = (rng.uniform(size=(batch, sizes[0])) > 0.5).astype(np.float32)
 
     mW = [minigen.tensor(w, requires_grad=True) for w in Ws]
     mb = [minigen.tensor(b, requires_grad=True) for b in bs]
@@ -128,7 +130,7 @@ def mlp(rounds=25, per_round=5):
             h = F.linear(h, w, b)
             if k < len(mW) - 1:
                 h = F.relu(h)
-        loss = F.binary_cross_entropy_with_logits(h, mx, reduction="sum") * (1.0 / 128)
+        loss = F.binary_cross_entropy_with_logits(h, mx, reduction="sum") * (1.0 / batch)
         loss.backward()
         for p in mW + mb:
             p.grad = None
@@ -146,8 +148,8 @@ def mlp(rounds=25, per_round=5):
                 masks.append(m)
             hs.append(h)
         z = h
-        loss = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - x * z).sum() / np.float32(128)
-        g = (1 / (1 + np.exp(-z)) - x) * np.float32(1 / 128)
+        loss = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - x * z).sum() / np.float32(batch)
+        g = (1 / (1 + np.exp(-z)) - x) * np.float32(1 / batch)
         grads = []
         for k in range(len(Ws) - 1, -1, -1):
             grads.append((g.T @ hs[k], g.sum(0)))
@@ -180,12 +182,12 @@ def mlp(rounds=25, per_round=5):
                 h = torch.nn.functional.linear(h, w, b)
                 if k < len(tW) - 1:
                     h = torch.relu(h)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(h, tx, reduction="sum") / 128
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(h, tx, reduction="sum") / batch
             loss.backward()
             for p in tW + tb:
                 p.grad = None
         steps["torch"] = th_step
-        assert abs(float(mg_step().item()) - float(torch_loss(tW, tb, tx))) < 1e-2
+        assert abs(float(mg_step().item()) - float(torch_loss(tW, tb, tx, batch))) < 1e-2
     assert abs(float(mg_step().item()) - float(np_step()[0])) < 1e-2
     times = {k: [] for k in steps}
     for _ in range(rounds):
@@ -195,23 +197,23 @@ def mlp(rounds=25, per_round=5):
                 fn()
             times[k].append((time.process_time() - t0) / per_round)
     med = {k: float(np.median(v)) for k, v in times.items()}
-    print("MLP 784-400-20-400-784, batch 128, fwd+bwd (median CPU time of "
+    print(f"MLP {'-'.join(map(str, sizes))}, batch {batch}, fwd+bwd (median CPU time of "
           f"{rounds} rounds of {per_round}):")
     ref = med.get("torch")
     for k in steps:
         extra = f"   / torch {med[k] / ref:5.2f}" if ref else ""
-        print(f"  {k:10s} {med[k] * 1e3:7.2f} ms   / numpy {med[k] / med['numpy']:5.2f}{extra}")
+        print(f"  {k:10s} {med[k] * 1e3:8.3f} ms   / numpy {med[k] / med['numpy']:5.2f}{extra}")
     return med["minigen"] / ref if ref else None
 
 
-def torch_loss(tW, tb, tx):
+def torch_loss(tW, tb, tx, batch):
     with torch.no_grad():
         h = tx
         for k, (w, b) in enumerate(zip(tW, tb)):
             h = torch.nn.functional.linear(h, w, b)
             if k < len(tW) - 1:
                 h = torch.relu(h)
-        return torch.nn.functional.binary_cross_entropy_with_logits(h, tx, reduction="sum") / 128
+        return torch.nn.functional.binary_cross_entropy_with_logits(h, tx, reduction="sum") / batch
 
 
 def import_time():
@@ -225,6 +227,7 @@ if __name__ == "__main__":
     print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'absent'}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     r = per_op()
+    mlp(sizes=(4, 4, 2, 4, 4), batch=8, per_round=100)  # every array tiny: dispatch and graph bookkeeping only
     m = mlp()
     import_time()
     rs = [x for x in r if x]

@@ -82,8 +82,7 @@ def _fit_shape(f, x, g):
 
 
 def _call_backward(f, gys):
-    if not mode.anomaly:
-        return f.backward(*gys)
+    """``f.backward(*gys)`` under detect_anomaly: a NaN made inside it is blamed on this backward."""
     try:
         return f.backward(*gys)
     except AnomalyError as exc:  # an op inside this backward made the NaN: blame the backward
@@ -111,7 +110,7 @@ def _walk(roots, root_grads, target_ids, retain_graph, create_graph):
         order = _prune(order, target_ids)
     else:
         target_ids = ()
-    prev_mode = mode.grad_enabled
+    prev_mode, anomaly = mode.grad_enabled, mode.anomaly
     mode.grad_enabled = create_graph
     try:
         for f in order:
@@ -134,7 +133,7 @@ def _walk(roots, root_grads, target_ids, retain_graph, create_graph):
                     gys.append(None if entry is None else entry[1])
                 if all(g is None for g in gys):
                     continue
-            gxs = _call_backward(f, gys)
+            gxs = f.backward(*gys) if not anomaly else _call_backward(f, gys)
             inputs = f.inputs
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -147,7 +146,7 @@ def _walk(roots, root_grads, target_ids, retain_graph, create_graph):
                     raise TypeError(f"backward of {f.name} must return Tensors, got {type(g).__name__}")
                 if g.data.shape != x.data.shape:
                     g = _fit_shape(f, x, g)
-                if mode.anomaly and not _all_finite(g.data):
+                if anomaly and not _all_finite(g.data):
                     raise AnomalyError(f"backward of {f.name} produced NaN or inf in the gradient of its input of "
                                        f"shape {x.shape} (op created at {f.created_at})")
                 key = id(x)

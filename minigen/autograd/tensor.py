@@ -152,8 +152,7 @@ class Tensor:
             retain_graph: keep the graph for another backward (default: ``create_graph``).
             create_graph: record the backward pass itself, for higher-order gradients.
         """
-        from .engine import backward
-        backward([self], [grad], retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward([self], [grad], retain_graph=retain_graph, create_graph=create_graph)
 
     # -- arithmetic -------------------------------------------------------------
     def __add__(self, other):
@@ -336,3 +335,4 @@ def as_tensor(x, like=None):
 
 
 from .. import functional as F  # noqa: E402  (operators dispatch to functional; imported last)
+from . import engine  # noqa: E402  (the backward walk, which needs functional)

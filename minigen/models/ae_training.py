@@ -542,7 +542,7 @@ register(ModelSpec(
      _opt("--hidden", int, "dense layer between the convs and the latent (0: none)"), LATENT, BETA), FAMILY))
 register(ModelSpec(
     "cvae", "conditional VAE (Sohn et al.): q(z|x,y), p(x|z,y); samples one row per class", _build_cvae, DATASETS,
-    dict(epochs=20, batch_size=100, lr=1e-3, hidden="400", latent_dim=8, beta=1.0),
+    dict(epochs=150, batch_size=100, lr=1e-3, hidden="400", latent_dim=8, beta=1.0),
     (HIDDEN, LATENT, BETA), FAMILY))
 register(ModelSpec(
     "pca", "probabilistic PCA, fitted exactly from one epoch's moments (Tipping & Bishop)", _build_pca, DATASETS,

@@ -21,10 +21,14 @@ class MatMul(Function):
     def forward(self, a, b):
         if a.ndim < 2 or b.ndim < 2:
             raise ValueError(f"matmul: needs operands with at least 2 dimensions here, got {a.shape} and {b.shape}")
-        if a.shape[-1] != b.shape[-2]:
-            raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
-                             f"({a.shape[-1]} != {b.shape[-2]})")
-        return a @ b  # (not np.dot: it zeroes its output before the GEMM, one extra pass)
+        try:
+            return a @ b  # (not np.dot: it zeroes its output before the GEMM, one extra pass)
+        except ValueError:
+            if a.shape[-1] != b.shape[-2]:
+                raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
+                                 f"({a.shape[-1]} != {b.shape[-2]})") from None
+            raise ValueError(f"matmul: the batch dimensions of {a.shape} and {b.shape} cannot be broadcast "
+                             f"together") from None
 
     def backward(self, gy):
         a, b = self.inputs

@@ -233,6 +233,26 @@ def test_registry_builds_every_option_into_the_trainer():
         spec.build(info, dict(opts, virtual_batch_norm=False, g_norm="instance"), minigen.random.Generator(0))
 
 
+def test_mlp_gan_defaults_per_dataset():
+    from minigen.models.gan import MLP_DATASET_DEFAULTS, mlp_options
+    spec = minigen.models.get("gan")
+    assert not set(spec.defaults) & {k for d in MLP_DATASET_DEFAULTS.values() for k in d}   # else never applied
+    grid = DataInfo("grid25", (2,), modes=toy2d("grid25", 0)[1], std=0.05)
+    o = mlp_options(grid, dict(spec.defaults))
+    assert {k: o[k] for k in MLP_DATASET_DEFAULTS["grid25"]} == MLP_DATASET_DEFAULTS["grid25"]
+    m = spec.build(grid, dict(spec.defaults), minigen.random.Generator(0))
+    g_out = [l.weight.shape[0] for l in m.G.body if isinstance(l, nn.Linear)]
+    assert g_out == [int(h) for h in str(o["hidden"]).split(",")] + [2]
+    # --hidden alone sets both networks; --d-hidden still wins for D; the command line wins over the table
+    o = mlp_options(grid, dict(spec.defaults, hidden="8"))
+    assert o["hidden"] == "8" and "d_hidden" not in o
+    m = spec.build(grid, dict(spec.defaults, hidden="8", z_dim=3), minigen.random.Generator(0))
+    assert [tuple(l.weight.shape) for l in m.D.body if isinstance(l, nn.Linear)] == [(8, 2)]
+    assert mlp_options(grid, dict(hidden="8", d_hidden="6"))["d_hidden"] == "6"
+    ring = DataInfo("ring8", (2,), modes=toy2d("ring8", 0)[1], std=0.02)
+    assert mlp_options(ring, {})["hidden"] == MLP_DATASET_DEFAULTS["ring8"]["hidden"]
+
+
 # ---------------------------------------------------------------------------------------------- command line
 def _minigen(*args, timeout=180):
     env = dict(os.environ, MINIGEN_OFFLINE="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",

@@ -197,6 +197,16 @@ def test_stable_for_huge_logits(op, x):
     assert np.isfinite(y.numpy()).all() and np.isfinite(xt.grad.numpy()).all()
 
 
+def test_relu_and_softplus_of_infinities():
+    x = minigen.tensor(np.array([-np.inf, -1.0, 0.0, 2.0, np.inf], np.float32), requires_grad=True)
+    y = F.relu(x)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 0.0, 2.0, np.inf])  # not -inf * 0 = nan
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(F.softplus(minigen.tensor(np.array([-np.inf, np.inf], np.float32))).numpy(),
+                                  [0.0, np.inf])
+
+
 def test_logsumexp_softmax_of_large_spread():
     x = t([[-1000.0, 1.0]])
     assert np.isfinite(F.logsumexp(x, 1).numpy()).all()

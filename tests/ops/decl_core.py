@@ -267,7 +267,9 @@ declare("matmul",
                Case(F.matmul, (u(2, 3), u(3)), T(torch.matmul) if torch else None, np.matmul, label="mat-vec"),
                Case(F.matmul, (u(3), u(3)), T(torch.matmul) if torch else None, np.matmul, label="dot")],
         errors=[(lambda: F.matmul(minigen.tensor(np.ones((2, 3))), minigen.tensor(np.ones((4, 2)))), ValueError,
-                 r"matmul: inner dimensions differ: \(2, 3\) @ \(4, 2\)")])
+                 r"matmul: inner dimensions differ: \(2, 3\) @ \(4, 2\)"),
+                (lambda: F.matmul(minigen.tensor(np.ones((2, 2, 3))), minigen.tensor(np.ones((3, 3, 1)))), ValueError,
+                 r"matmul: the batch dimensions of \(2, 2, 3\) and \(3, 3, 1\) cannot be broadcast")])
 declare("linear",
         cases=[Case(F.linear, (u(4, 3), u(2, 3), u(2)), T(TF.linear) if torch else None,
                     lambda x, w, b: x @ w.T + b, label="bias"),

@@ -35,7 +35,7 @@ class ReLU(Function):
     def forward(self, x):
         self.mask = x > 0
         xp = backend.get_array_module(x)
-        y = xp.zeros_like(x)
+        y = xp.zeros(x.shape, x.dtype)
         # max(x, 0) against an array of zeros: NumPy's vectorised loop (against the scalar 0 it is 2-3x
         # slower), and relu(-inf) = 0 where x * mask would give -inf * 0 = nan
         return xp.maximum(x, y, out=y)
@@ -141,7 +141,7 @@ def softplus_array(x):
     xp.negative(y, out=y)
     xp.exp(y, out=y)
     xp.log1p(y, out=y)
-    m = xp.zeros_like(x)
+    m = xp.zeros(x.shape, x.dtype)
     y += xp.maximum(x, m, out=m)  # max(x, 0) against zeros: NumPy's fast loop (against the scalar 0 it is 2-3x slower)
     return y
 

@@ -27,6 +27,19 @@ def _expand(gy, in_shape, axes, keepdims):
     return broadcast_to(gy, in_shape)
 
 
+def _broadcast_view(g, shape):
+    """``np.broadcast_to(g, shape)`` for ``g`` of the keepdims shape: a read-only view, stride 0 on
+    the broadcast axes. Built with the ndarray constructor because ``np.broadcast_to``'s Python-level
+    argument handling costs 3 µs against 0.5 µs, on the hot path of every ``loss.sum()`` and ``mean()``.
+    """
+    if type(g) is not np.ndarray or not g.flags.c_contiguous:
+        return backend.get_array_module(g).broadcast_to(g, shape)
+    strides = tuple(s if n == m else 0 for n, m, s in zip(shape, g.shape, g.strides)) if g.ndim else (0,) * len(shape)
+    view = np.ndarray(shape, g.dtype, g, 0, strides)
+    view.flags.writeable = False
+    return view
+
+
 class Sum(Function):
     def __init__(self, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims
@@ -38,7 +51,7 @@ class Sum(Function):
         in_shape = self.inputs[0].data.shape
         if not mode.grad_enabled:  # first order: a broadcast view of gy, no Tensor ops
             g = gy.data if self.keepdims else gy.data.reshape(keepdims_shape(in_shape, self.axes))
-            return Tensor(backend.get_array_module(g).broadcast_to(g, in_shape))
+            return Tensor(_broadcast_view(g, in_shape))
         return _expand(gy, in_shape, self.axes, self.keepdims)
 
 

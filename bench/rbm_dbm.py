@@ -1,7 +1,8 @@
 """DBN and DBM on the offline MNIST subset: fine-tuned classifier error, the DBN bound, samples and filters.
 
 1. A DBN (default 784-500-500-2000) is pre-trained greedily (CD-1 for the lower
-   RBMs, PCD with 100 chains for the top one; lr decaying linearly per epoch),
+   RBMs, 10 epochs each; PCD with 100 chains for the top one, 30 epochs; lr
+   0.05 decaying linearly to 0 over each layer's updates),
    converted to a sigmoid classifier and fine-tuned by backprop (SGD, momentum
    0.9); the same network from a random start gets the same fine-tuning
    budget, once per learning rate of ``--scratch-lrs`` and for two
@@ -21,10 +22,12 @@
 4. With ``--pictures DIR``: sample and filter grids as PNG files. The RBM
    pictures come from a separate 784-500 RBM trained by PCD (the recipe of
    ``bench/rbm_ais.py``: 30 epochs, lr 0.05 decaying linearly to 0): its
-   filters, and samples from 64 chains started at random states after
+   filters, and samples from chains started at random states after
    ``--gibbs-steps`` steps. DBN and DBM samples also start at random states:
    Gibbs steps in the top RBM then the downward pass (DBN), or Gibbs sweeps
-   of the whole DBM, showing p(v | h1).
+   of the whole DBM, showing p(v | h1). The first 64 chains are drawn; the
+   digit classifier of the GAN scores (``minigen.metrics.frechet``) reads
+   ``--score-samples`` of them and their class histogram is printed.
 
 Data: ``minigen.data.mnist(..., source="subset")``, 4,000 train / 1,000 test
 (400 / 100 per digit); binarised stochastically for the generative training,
@@ -53,6 +56,18 @@ def error(net, x, y):
         return float((net(minigen.tensor(x)).data.argmax(1) != y).mean())
 
 
+def train_rbm(rbm, x, epochs, rng, lr=0.05, batch_size=100):
+    """``epochs`` epochs of ``rbm.train_step`` (an RBM, or the DBM) on shuffled batches, lr falling linearly to 0
+    over the updates."""
+    steps, step = epochs * -(-len(x) // batch_size), 0
+    for _ in range(epochs):
+        perm = rng.permutation(len(x))
+        for i in range(0, len(x), batch_size):
+            rbm.lr = lr * (1 - step / steps)
+            step += 1
+            rbm.train_step(x[perm[i:i + batch_size]])
+
+
 def random_start(sizes, init):
     """The classifier's network from a random start: ``init="default"`` is PyTorch's U(±1/√fan_in) of
     ``nn.Linear``; ``"glorot"`` draws the hidden layers' weights from U(±4·√(6 / (fan_in + fan_out))) with zero
@@ -72,7 +87,9 @@ def random_start(sizes, init):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="784,500,500,2000")
-    parser.add_argument("--pretrain-epochs", type=int, default=10)
+    parser.add_argument("--pretrain-epochs", type=int, default=10, help="epochs of each lower DBN layer and of "
+                        "each DBM pre-training phase")
+    parser.add_argument("--top-epochs", type=int, default=30, help="epochs of the DBN's top RBM (PCD)")
     parser.add_argument("--finetune-epochs", type=int, default=20)
     parser.add_argument("--finetune-lr", type=float, default=0.1, help="SGD learning rate (momentum 0.9)")
     parser.add_argument("--scratch-lrs", default="0.02,0.1,0.5",
@@ -81,6 +98,8 @@ def main():
     parser.add_argument("--dbm-epochs", type=int, default=50, help="joint training epochs of the DBM")
     parser.add_argument("--rbm-epochs", type=int, default=30, help="epochs of the PCD RBM of the pictures")
     parser.add_argument("--gibbs-steps", type=int, default=1000, help="Gibbs steps for the sample pictures")
+    parser.add_argument("--score-samples", type=int, default=500,
+                        help="samples per model whose digit classes the MNIST classifier counts (0: none)")
     parser.add_argument("--n-betas", type=int, default=14500)
     parser.add_argument("--n-runs", type=int, default=100)
     parser.add_argument("--pictures", help="folder for the sample and filter PNGs (not written when absent)")
@@ -99,12 +118,15 @@ def main():
     t = time.time()
     dbn = DBN(sizes, lr=0.05, momentum=0.5, weight_decay=2e-4, image_shape=(1, 28, 28), rng=mrandom.Generator(1))
     dbn.rbms[-1].persistent, dbn.rbms[-1].n_chains = True, 100
-
-    def decay(layer, epoch, stats):      # lr falls linearly per epoch, to 0.05 / pretrain_epochs at the last one
-        dbn.rbms[layer].lr = 0.05 * (1 - (epoch + 1) / args.pretrain_epochs)
-    dbn.fit(xtr, epochs_per_layer=args.pretrain_epochs, batch_size=100, callback=decay)
-    print(f"DBN {args.sizes}: pre-trained {args.pretrain_epochs} epochs per layer in {time.time() - t:.0f} s",
-          flush=True)
+    x = xtr                               # greedy: each RBM on the hidden probabilities of the one below
+    for layer, rbm in enumerate(dbn.rbms):
+        if layer == 0:
+            rbm.init_visible_bias(x)
+        top = layer == dbn.n_layers - 1
+        train_rbm(rbm, x, args.top_epochs if top else args.pretrain_epochs, mrandom.Generator(30 + layer))
+        x = rbm.mean_hiddens(x)
+    print(f"DBN {args.sizes}: pre-trained {args.pretrain_epochs} epochs per layer ({args.top_epochs} for the top) "
+          f"in {time.time() - t:.0f} s", flush=True)
     net = dbn.to_classifier(10, rng=mrandom.Generator(2))
     losses = fine_tune(net, grey_tr, ytr, epochs=args.finetune_epochs, batch_size=100, lr=args.finetune_lr,
                        rng=mrandom.Generator(3))
@@ -137,14 +159,8 @@ def main():
     dbm = DBM(784, n1, n2, lr=0.005, pretrain_lr=0.05, n_chains=100, image_shape=(1, 28, 28),
               rng=mrandom.Generator(4))
     dbm.fit(xtr, pretrain_epochs=args.pretrain_epochs, epochs=0, batch_size=100)
-    dbm.phase = 2                         # joint training, lr decaying linearly to 0 over the epochs
-    rng, steps, step = mrandom.Generator(5), args.dbm_epochs * -(-len(xtr) // 100), 0
-    for _ in range(args.dbm_epochs):
-        perm = rng.permutation(len(xtr))
-        for i in range(0, len(xtr), 100):
-            dbm.lr = 0.005 * (1 - step / steps)
-            step += 1
-            dbm.train_step(xtr[perm[i:i + 100]])
+    dbm.phase = 2                         # joint training, lr decaying linearly to 0 over the updates
+    train_rbm(dbm, xtr, args.dbm_epochs, mrandom.Generator(5), lr=0.005)
     print(f"DBM 784-{n1}-{n2}: {args.pretrain_epochs}+{args.pretrain_epochs} pre-training and {args.dbm_epochs} "
           f"joint epochs in {time.time() - t:.0f} s; test reconstruction error {dbm.reconstruction_error(xte):.2f}",
           flush=True)
@@ -167,18 +183,23 @@ def pictures(args, xtr, dbn, dbm):
     rbm = BernoulliRBM(784, 500, lr=0.05, cd_k=1, persistent=True, n_chains=100, momentum=0.5, weight_decay=2e-4,
                        image_shape=(1, 28, 28), rng=mrandom.Generator(6))
     rbm.init_visible_bias(xtr)
-    rng, steps, step = mrandom.Generator(7), args.rbm_epochs * -(-len(xtr) // 100), 0
-    for _ in range(args.rbm_epochs):
-        perm = rng.permutation(len(xtr))
-        for i in range(0, len(xtr), 100):
-            rbm.lr = 0.05 * (1 - step / steps)
-            step += 1
-            rbm.train_step(xtr[perm[i:i + 100]])
+    train_rbm(rbm, xtr, args.rbm_epochs, mrandom.Generator(7))
     print(f"RBM 784-500 by PCD for the pictures: {args.rbm_epochs} epochs in {time.time() - t:.0f} s", flush=True)
     save_image_grid(rbm.filters(100), os.path.join(args.pictures, "rbm_filters.png"), nrow=10, scale=2)
-    save(rbm.sample(64, steps=k), "rbm_samples.png")
-    save(dbn.sample(64, steps=k), "dbn_samples.png")
-    save(dbm.sample(64, steps=k), "dbm_samples.png")
+    clf = None
+    if args.score_samples:
+        from minigen.metrics import frechet
+        clf = frechet.load_classifier()
+    n = max(64, args.score_samples)
+    for name, model in (("rbm", rbm), ("dbn", dbn), ("dbm", dbm)):
+        t = time.time()
+        samples = np.asarray(model.sample(n, steps=k), np.float32)
+        save(samples, f"{name}_samples.png")
+        if clf is not None:
+            pred = frechet.predict_proba(clf, samples).argmax(1)
+            hist = " ".join(f"{v:4.1f}" for v in 100 * np.bincount(pred, minlength=10) / n)
+            print(f"  {name} samples ({n} chains, {k} steps, {time.time() - t:.0f} s): classes 0-9 read by the "
+                  f"MNIST classifier (%): {hist}", flush=True)
     print(f"pictures in {args.pictures}")
 
 

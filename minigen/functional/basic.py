@@ -35,7 +35,8 @@ class _Binary(Function):
 
 def _apply(cls, a, b):
     """Run binary op ``cls`` on ``a`` and ``b`` made one dtype by ``pair``; turn NumPy's broadcast error into ours."""
-    a, b = pair(a, b, cls.op)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype):
+        a, b = pair(a, b, cls.op)  # (the common case above skips the call: this line runs for every op)
     try:
         return cls()(a, b)
     except ValueError as exc:

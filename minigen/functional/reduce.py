@@ -62,6 +62,8 @@ def _prep(x, axis, op):
 
 def sum(x, axis=None, keepdims=False):
     """Σ over ``axis`` (all axes when None)."""
+    if axis is None and isinstance(x, Tensor):  # the common case, kept short
+        return Sum(None, keepdims)(x)
     x, axes = _prep(x, axis, "sum")
     return Sum(axes, keepdims)(x)
 

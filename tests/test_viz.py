@@ -159,6 +159,28 @@ def test_scatter2d(tmp_path):
         scatter2d(np.zeros((5, 3)), tmp_path / "bad.png")
 
 
+def test_interpolations_of_2d_points_are_drawn_as_paths_over_the_modes(tmp_path):
+    """A GAN on a toy mixture interpolates in latent space: its picture is paths over the scatter, not an error."""
+    from minigen.data import toy2d
+    from minigen.models.registry import DataInfo
+    from minigen.train.pictures import save_interpolations
+
+    modes = toy2d("ring8", 0)[1]
+    info = DataInfo("ring8", (2,), modes=modes, std=0.02)
+
+    class Model:
+        def interpolate(self, n_rows, n_steps):  # straight lines from mode 0 to mode r + 1
+            t = np.linspace(0, 1, n_steps)[None, :, None]
+            return minigen.tensor(modes[0] * (1 - t) + modes[1:n_rows + 1, None, :] * t)
+
+    img = _open_png(save_interpolations(Model(), tmp_path / "interpolations.png", info, n_rows=3, n_steps=7))
+    pixels = np.asarray(img.convert("RGB")).astype(int)
+    greenish = (pixels[..., 1] > 100) & (pixels[..., 0] < 100) & (pixels[..., 2] < 100)
+    assert greenish.sum() > 50  # the paths are drawn
+    with pytest.raises(ValueError, match=r"scatter2d: paths must have shape \(r, k, 2\), got \(3, 2\)"):
+        scatter2d(np.zeros((5, 2)), tmp_path / "bad.png", paths=np.zeros((3, 2)))
+
+
 # -- report -------------------------------------------------------------------------
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "source"}

@@ -89,11 +89,19 @@ def save_reconstructions(model, loader, path, info=None, n=16):
 
 
 def save_interpolations(model, path, info=None, n_rows=6, n_steps=10):
-    """One row per latent interpolation from ``model.interpolate(n_rows, n_steps)``."""
-    from ..viz import interpolation_strip
+    """One row per latent interpolation from ``model.interpolate(n_rows, n_steps)``.
+
+    For 2-D points (the toy mixtures) each interpolation is drawn as a path
+    over the scatter plot of its points, with the true modes marked.
+    """
+    from ..viz import interpolation_strip, scatter2d
 
     rows = as_numpy(model.interpolate(n_rows, n_steps))
     r, k = rows.shape[:2]
+    if rows.ndim == 3 and is_points(rows.reshape(r * k, -1), info):
+        return scatter2d(rows.reshape(r * k, 2), path, modes=getattr(info, "modes", None),
+                         std=getattr(info, "std", None), paths=rows,
+                         title=f"{r} latent interpolations, {k} steps each")
     images = as_images(rows.reshape((r * k,) + rows.shape[2:]), info)
     scale = max(1, 28 // max(images.shape[-1], 1))
     return interpolation_strip(images.reshape((r, k) + images.shape[1:]), path, scale=scale)

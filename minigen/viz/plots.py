@@ -113,7 +113,7 @@ def plot_curves(history, path, keys=None, title=None):
     return path
 
 
-def scatter2d(points, path, modes=None, std=None, reference=None, title=None):
+def scatter2d(points, path, modes=None, std=None, reference=None, title=None, paths=None):
     """Scatter plot of 2-D samples with the true modes marked.
 
     Args:
@@ -125,6 +125,8 @@ def scatter2d(points, path, modes=None, std=None, reference=None, title=None):
             VEEGAN's mode-coverage measure (Srivastava et al. 2017).
         reference: optional (m, 2) real data drawn in grey underneath.
         title: optional title.
+        paths: optional (r, k, 2) polylines drawn over the samples, e.g. the
+            images G(z) of r straight lines in latent space, k points each.
 
     Returns:
         ``path``.
@@ -138,6 +140,13 @@ def scatter2d(points, path, modes=None, std=None, reference=None, title=None):
         ref = backend.as_numpy(getattr(reference, "data", reference))
         ax.scatter(ref[:, 0], ref[:, 1], s=3, c="0.75", label="data", linewidths=0)
     ax.scatter(pts[:, 0], pts[:, 1], s=3, c="tab:blue", label="samples", linewidths=0)
+    if paths is not None:
+        lines = np.asarray(backend.as_numpy(getattr(paths, "data", paths)), dtype=np.float64)
+        if lines.ndim != 3 or lines.shape[2] != 2:
+            raise ValueError(f"scatter2d: paths must have shape (r, k, 2), got {lines.shape}")
+        for i, line in enumerate(lines):
+            ax.plot(line[:, 0], line[:, 1], "-", color="tab:green", linewidth=0.8, alpha=0.8,
+                    label="paths" if i == 0 else None)
     if modes is not None:
         m = np.asarray(backend.as_numpy(getattr(modes, "data", modes)), dtype=np.float64)
         if m.ndim != 2 or m.shape[1] != 2:
@@ -160,7 +169,8 @@ def scatter2d(points, path, modes=None, std=None, reference=None, title=None):
     # Below the axes, so that it never hides a mode.
     legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8, frameon=False)
     for handle in getattr(legend, "legend_handles", None) or getattr(legend, "legendHandles", []):
-        handle.set_sizes([20])  # the same marker size for every entry, whatever the plot's sizes
+        if hasattr(handle, "set_sizes"):  # scatter entries (a path's entry is a line)
+            handle.set_sizes([20])  # the same marker size for every entry, whatever the plot's sizes
     if title:
         ax.set_title(title)
     fig.tight_layout()

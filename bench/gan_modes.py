@@ -15,7 +15,7 @@ function behind the command line), so the numbers are those a learner gets
 from the command line with the same flags. The samples are the ones of the
 run's report (fixed codes).
 
-Run (single-threaded; every run takes one to five minutes on one core):
+Run (single-threaded; a run takes one to seven minutes on one core, unrolled ones the longest):
 
     python bench/gan_modes.py                                   # everything: 7 configs x 2 sets x 5 seeds
     python bench/gan_modes.py --configs unrolled-5 mbd --seeds 0 1 2 3 4 --datasets ring8
@@ -160,8 +160,9 @@ def main(argv=None):
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    p.add_argument("--results", default=os.path.join("runs", "gan_modes.jsonl"),
-                   help="JSON-lines file the runs are appended to (default runs/gan_modes.jsonl)")
+    p.add_argument("--results", nargs="+", default=[os.path.join("runs", "gan_modes.jsonl")],
+                   help="JSON-lines file the runs are appended to (default runs/gan_modes.jsonl); more files "
+                        "add their runs to the table")
     p.add_argument("--table-only", action="store_true", help="print the table of --results, train nothing")
     p.add_argument("--keep", help="keep each run's folder under this folder (report, pictures, checkpoint)")
     p.add_argument("--flags", default="", help="extra command-line flags for every run, e.g. '--epochs 30' "
@@ -169,7 +170,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     extra = a.flags.split()
     if not a.table_only:
-        os.makedirs(os.path.dirname(os.path.abspath(a.results)), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(a.results[0])), exist_ok=True)
         for ds in a.datasets:
             for c in a.configs:
                 for s in a.seeds:
@@ -177,9 +178,11 @@ def main(argv=None):
                     r = run_one(c, ds, s, extra, keep)
                     print(f"{c:17s} {ds:7s} seed {s}: {r['modes']:2d}/{r['n_modes']} modes, "
                           f"{100 * r['hq']:5.1f} % HQ, {r['seconds']:.0f} s", file=sys.stderr, flush=True)
-                    with open(a.results, "a") as f:
+                    with open(a.results[0], "a") as f:
                         f.write(json.dumps(r) + "\n")
-    rows = read_results(a.results)
+    rows = {}
+    for path in a.results:
+        rows.update(read_results(path))
     print(table(rows, a.datasets, a.configs, extra))
     misses = check_targets(rows, a.datasets, extra)
     if misses:

@@ -48,19 +48,25 @@ def generate(model, n, seed=EVAL_SEED):
     return model.generate(model.codes(n, seed), y)
 
 
+def reference(n):
+    """The digit classifier and the first n test images; prints the score line of n held-out training images."""
+    from minigen.data.mnist_io import mnist
+    from minigen.metrics import frechet
+    clf = frechet.load_classifier()
+    real, _ = mnist("test", source="subset")
+    real = real[:n]
+    train, _ = mnist("train", source="subset")
+    print(format_row("(training images)", score(train[-n:], real, clf)))
+    return clf, real
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("-n", type=int, default=1000, help="samples per run (default 1000)")
     args = p.parse_args(argv)
-    from minigen.data.mnist_io import mnist
-    from minigen.metrics import frechet
     from minigen.train.runs import rebuild
-    clf = frechet.load_classifier()
-    real, _ = mnist("test", source="subset")
-    real = real[:args.n]
-    train, _ = mnist("train", source="subset")
-    print(format_row("(training images)", score(train[-args.n:], real, clf)))
+    clf, real = reference(args.n)
     for run in args.runs:
         model, _, _ = rebuild(run)
         print(format_row(os.path.basename(os.path.normpath(run)), score(generate(model, args.n), real, clf)))

@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gan_mnist_eval import EVAL_SEED, format_row, score  # noqa: E402
+from gan_mnist_eval import EVAL_SEED, format_row, reference, score  # noqa: E402
 
 
 def generate(model, n, seed=EVAL_SEED):
@@ -58,14 +58,9 @@ def main(argv=None):
     p.add_argument("-n", type=int, default=1000, help="samples per run (default 1000)")
     p.add_argument("--by-class", metavar="DIR", help="write RUN_by_class.png (ten samples per predicted digit)")
     args = p.parse_args(argv)
-    from minigen.data.mnist_io import mnist
     from minigen.metrics import frechet
     from minigen.train.runs import rebuild
-    clf = frechet.load_classifier()
-    real, _ = mnist("test", source="subset")
-    real = real[:args.n]
-    train, _ = mnist("train", source="subset")
-    print(format_row("(training images)", score(train[-args.n:], real, clf)))
+    clf, real = reference(args.n)
     for run in args.runs:
         model, _, _ = rebuild(run)
         images = generate(model, args.n)

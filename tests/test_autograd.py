@@ -313,3 +313,22 @@ def test_random_generator_reproducible_and_state_roundtrip():
     assert np.array_equal(g.uniform((4,)), b)
     assert np.array_equal(minigen.random.Generator(5).normal((3,)), a)
     assert a.dtype == np.float32
+
+
+def test_each_leaf_owns_a_writeable_grad():
+    """``add`` hands one gradient to both inputs and ``sum`` a read-only broadcast view; ``.grad`` must still be
+    each leaf's own writeable array, or an in-place change (gradient clipping) hits another leaf's gradient too."""
+    from minigen import nn, optim
+    a, b = nn.Parameter(np.ones((3, 4), np.float32)), nn.Parameter(np.ones((3, 4), np.float32))
+    w = minigen.tensor(np.full((3, 4), 2.0, np.float32))
+    ((a + b) * w).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    optim.clip_grad_norm_([a, b], 1.0)           # scales each gradient in place by 1 / ‖(∇a, ∇b)‖
+    expected = np.full((3, 4), 2.0 / np.sqrt(24 * 4.0), np.float32)
+    np.testing.assert_allclose(a.grad.data, expected, rtol=1e-6)
+    np.testing.assert_allclose(b.grad.data, expected, rtol=1e-6)
+    q = nn.Parameter(np.ones((3, 4), np.float32))
+    q.sum().backward()
+    assert q.grad.data.flags.writeable
+    q.grad.data *= 2                              # no "output array is read-only"
+    np.testing.assert_array_equal(q.grad.data, np.full((3, 4), 2.0, np.float32))

@@ -177,11 +177,31 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     grads = _walk(tensors, grad_tensors, None, retain_graph, create_graph)
+    owned = set()
     for x, g, _ in grads.values():
         if x.creator is None and x.requires_grad:
             if not create_graph:
-                g = Tensor(g.data)
+                g = Tensor(_own(g.data, owned))
             x.grad = g if x.grad is None else x.grad + g
+
+
+def _own(a, owned):
+    """``a`` as an array that one leaf's ``.grad`` may own, copied only where it must be.
+
+    Backward passes hand gradients on without copying: ``add`` gives its
+    upstream gradient to both inputs, ``sum`` a read-only broadcast view. A
+    ``.grad`` is the user's to change in place (``clip_grad_norm_`` scales
+    it), so it must be writeable and share memory with no other leaf's
+    ``.grad`` (``owned`` holds the ids of the memory already given out).
+    """
+    base = a
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    if id(base) in owned or not getattr(a.flags, "writeable", True):
+        a = a.copy()
+        base = a
+    owned.add(id(base))
+    return a
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

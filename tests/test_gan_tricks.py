@@ -6,7 +6,7 @@ per trick that shows its effect: label-smoothing targets, instance-noise
 annealing, the historical-averaging penalty and its gradient, the replay
 buffer's contents, checkpoint swapping, weight clipping, spectral norm,
 minibatch discrimination, virtual batch / instance norm, separate vs joint
-batch-norm batches, k D-steps.
+batch-norm batches, k D-steps, packing.
 """
 import numpy as np
 import pytest
@@ -27,7 +27,7 @@ Z = 4
 def make_gan(seed=0, g_norm=None, d_kw=None, dtype=None, **kw):
     rng = minigen.random.Generator(seed)
     G = MLPGenerator(Z, (2,), hidden=(16,), norm=g_norm, ref_size=8, rng=rng, dtype=dtype)
-    D = MLPDiscriminator((2,), hidden=(16,), rng=rng, dtype=dtype, **(d_kw or {}))
+    D = MLPDiscriminator((2 * kw.get("pack", 1),), hidden=(16,), rng=rng, dtype=dtype, **(d_kw or {}))
     kw.setdefault("lr_g", 1e-2)
     kw.setdefault("lr_d", 1e-2)
     return GAN(G, D, (2,), Z, rng, **kw)
@@ -79,6 +79,11 @@ TRICKS = {
     "unroll-first-order": dict(unroll=2, first_order=True),
     "unroll-sgd": dict(unroll=2, optimizer="sgd"),
     "wasserstein-clipping": dict(loss="wasserstein", lr_d=5e-3, lr_g=5e-3),
+    "pack": dict(pack=2),
+    "pack-unroll": dict(pack=4, unroll=2),
+    "pack-wgan-gp": dict(pack=2, loss="wgan-gp"),
+    "pack-minibatch-discrimination": dict(pack=2, d_kw=dict(minibatch_discrimination=True, mbd_kernels=4,
+                                                             mbd_dim=3)),
 }
 
 
@@ -427,3 +432,77 @@ def test_feature_matching_g_loss_is_on_ds_features():
         f_real = gan.D.features(x).data
         f_fake = gan.D.features(gan.G(gan._z(16))).data
     assert loss.item() == pytest.approx(np.sum((f_real.mean(0) - f_fake.mean(0)) ** 2), rel=1e-10)
+
+
+# ------------------------------------------------------------------------------------------------ packing
+def test_packing_joins_m_consecutive_examples_into_one_input_of_d():
+    gan = make_gan(pack=2)
+    seen = []
+    forward = gan.D.forward
+
+    def spy(x, y=None):
+        seen.append(x.data.copy())
+        return forward(x, y)
+    gan.D.forward = spy
+    x = Tensor(np.arange(16, dtype=np.float32).reshape(8, 2))
+    out = gan.d_step(x, None)
+    assert np.isfinite(out["d_loss"])
+    np.testing.assert_array_equal(seen[0], np.arange(16, dtype=np.float32).reshape(4, 4))   # (x0, x1), (x2, x3)...
+    assert seen[1].shape == (4, 4)                                                             # the fakes too
+    with pytest.raises(ValueError, match="--pack 2 needs batches of a multiple of 2 examples, got 7"):
+        gan.train_step(Tensor(np.zeros((7, 2), np.float32)))
+
+
+def test_packing_errors_name_the_problem():
+    rng = minigen.random.Generator(0)
+    G = MLPGenerator(Z, (2,), hidden=(8,), rng=rng)
+    with pytest.raises(ValueError, match=r"with --pack 3 D takes packs of shape \(6,\)"):
+        GAN(G, MLPDiscriminator((2,), hidden=(8,), rng=rng), (2,), Z, rng, pack=3)
+    with pytest.raises(ValueError, match="--pack must be at least 1"):
+        GAN(G, MLPDiscriminator((2,), hidden=(8,), rng=rng), (2,), Z, rng, pack=0)
+    Gc = MLPGenerator(Z, (2,), hidden=(8,), n_classes=3, rng=rng)
+    with pytest.raises(ValueError, match="packing is for unconditional GANs"):
+        GAN(Gc, MLPDiscriminator((4,), hidden=(8,), n_classes=3, rng=rng), (2,), Z, rng, n_classes=3, pack=2)
+
+
+def test_packed_gradient_penalty_is_one_norm_per_pack():
+    """WGAN-GP with packing: x̂ interpolates whole packs and the norm is of ∇ over the pack's m·d inputs."""
+    gan = make_gan(pack=2, loss="wgan-gp", gp_weight=1.0)
+    xr = Tensor(minigen.random.Generator(2).normal((6, 2)).astype(np.float32))
+    xf = Tensor(minigen.random.Generator(3).normal((6, 2)).astype(np.float32))
+    state = gan.rng.get_state()
+    loss, d_real, d_fake = gan.d_loss(xr, None, xf, None)
+    assert d_real.shape == (3, 1) and d_fake.shape == (3, 1)
+    gan.rng.set_state(state)
+    eps = gan.rng.uniform((3,), dtype=np.float32)[:, None]
+    pr, pf = xr.data.reshape(3, 4), xf.data.reshape(3, 4)
+    x_hat = Tensor(eps * pr + (1 - eps) * pf, requires_grad=True)
+    (g,) = minigen.grad(F.sum(gan.D(x_hat)), [x_hat])
+    gp = np.mean((np.sqrt((g.data ** 2).sum(axis=1)) - 1.0) ** 2)
+    w = L.wasserstein_d_loss(d_real, d_fake).item()
+    assert loss.item() == pytest.approx(w + gp, rel=1e-5)
+
+
+def test_packing_lets_d_see_what_one_example_cannot():
+    """PacGAN's point: fakes whose every example is a real point, but packs of two copies of one point.
+
+    One example at a time the fakes have the data's distribution, so an unpacked D stays at chance
+    (J⁽ᴰ⁾ ≈ log 2); with packs of 2, a real pack holds two independent points (same mode 1 time in 8) and a
+    fake pack two equal ones, and D learns to tell them apart.
+    """
+    final = {}
+    for pack in (1, 2):
+        gan = make_gan(pack=pack, lr_d=3e-3)
+        losses = []
+        for i in range(300):
+            x, _ = toy2d("ring8", 128, rng=minigen.random.Generator(100 + i))
+            dup, _ = toy2d("ring8", 64, rng=minigen.random.Generator(10_000 + i))
+            fake = np.repeat(dup, 2, axis=0)                          # (a, a, b, b, ...): packs of equal pairs
+            loss, _, _ = gan.d_loss(Tensor(x), None, Tensor(fake), None)
+            gan.opt_D.zero_grad()
+            loss.backward()
+            gan.opt_D.step()
+            losses.append(loss.item())
+        final[pack] = np.mean(losses[-50:])
+    assert final[1] > 0.67                   # log 2 = 0.693: chance
+    assert final[2] < 0.45, final

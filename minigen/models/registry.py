@@ -80,6 +80,10 @@ class ModelSpec:
     defaults: dict = field(default_factory=dict)  # epochs, batch_size, lr and model options
     options: Tuple = ()                # extra CLI options: (flag, argparse kwargs) pairs
     family: str = ""                   # e.g. "autoencoders", "gan", "energy-based", "classical"
+    # Defaults that depend on the data set: dataset_defaults(dataset, given) -> dict, where ``given`` holds the
+    # options set explicitly (command line or caller). Merged after ``defaults`` and before ``given``, so a data
+    # set may have its own epochs and batch size as well as model options; None: the same for every data set.
+    dataset_defaults: Optional[Callable] = None
 
 
 @dataclass

@@ -159,15 +159,19 @@ def info_from_json(d):
     return DataInfo(d["name"], tuple(d["shape"]), d.get("n_classes", 0), d.get("binary", False), modes, d.get("std"))
 
 
-def model_options(spec, overrides=None):
-    """The model's defaults (its ModelSpec.defaults, then its options' own defaults), updated by ``overrides``."""
+def model_options(spec, overrides=None, dataset=None):
+    """A model's options: its options' own defaults, then ``spec.defaults``, then the data set's defaults
+    (``spec.dataset_defaults(dataset, given)``), then the ``overrides`` that are not None (the given ones)."""
     options = {}
     for flag, kwargs in spec.options:
         dest = kwargs.get("dest", flag.lstrip("-").replace("-", "_"))
         if "default" in kwargs:
             options[dest] = kwargs["default"]
     options.update(spec.defaults)
-    options.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if spec.dataset_defaults is not None and dataset is not None:
+        options.update(spec.dataset_defaults(dataset, given))
+    options.update(given)
     return options
 
 
@@ -246,7 +250,7 @@ def train(model, dataset=None, epochs=None, batch_size=None, lr=None, device="cp
     out = out or os.path.join("runs", f"{model}-{dataset}")
     if run_exists(out):
         raise UserError(f"{out} already holds a run; add --resume to continue it, or pick a new folder with --out")
-    options = model_options(spec, dict(options or {}, lr=lr, epochs=epochs, batch_size=batch_size))
+    options = model_options(spec, dict(options or {}, lr=lr, epochs=epochs, batch_size=batch_size), dataset)
     options.update(device=device, seed=seed)
     epochs, batch_size = options.get("epochs", 5), options.get("batch_size", 64)
     if not isinstance(epochs, int) or epochs < 1:

@@ -112,6 +112,10 @@ def build_gan(arch, info, o, rng, conditional=False):
         norm = "virtual-batch"
     loss = o.get("loss", "non-saturating")
     cond = dict(n_classes=n_classes, label_input=o.get("label_input", "onehot"), embed_dim=int(o.get("embed_dim", 10)))
+    pack = int(o.get("pack") or 1)
+    if pack < 1:
+        raise ValueError(f"--pack must be at least 1 (1: no packing), got {pack}")
+    d_shape = (shape[0] * pack,) + shape[1:]       # D judges packs of m examples (PacGAN)
     mbd = dict(minibatch_discrimination=bool(o.get("minibatch_discrimination")), mbd_kernels=int(o.get("mbd_kernels", 16)),
                mbd_dim=int(o.get("mbd_dim", 8)), spectral_norm=bool(o.get("spectral_norm")))
     z_dim = int(o.get("z_dim", 64))
@@ -123,12 +127,12 @@ def build_gan(arch, info, o, rng, conditional=False):
         G = DCGANGenerator(z_dim, w, shape[0], norm=norm, ref_size=int(o.get("vbn_ref_size", 64)), rng=net_rng,
                            **cond)
         # WGAN-GP's penalty is per example: the paper's critic has no batch norm.
-        D = DCGANDiscriminator(w, shape[0], batch_norm=loss != "wgan-gp", rng=net_rng, **mbd, **cond)
+        D = DCGANDiscriminator(w, d_shape[0], batch_norm=loss != "wgan-gp", rng=net_rng, **mbd, **cond)
     else:
         hidden = _hidden(o.get("hidden") or "128,128")
         G = MLPGenerator(z_dim, shape, hidden, norm=norm, ref_size=int(o.get("vbn_ref_size", 64)), tanh=images,
                          rng=net_rng, **cond)
-        D = MLPDiscriminator(shape, _hidden(o.get("d_hidden") or hidden), rng=net_rng, **mbd, **cond)
+        D = MLPDiscriminator(d_shape, _hidden(o.get("d_hidden") or hidden), rng=net_rng, **mbd, **cond)
     device = o.get("device", "cpu")
     if device != "cpu":
         G.to(device), D.to(device)
@@ -143,15 +147,15 @@ def build_gan(arch, info, o, rng, conditional=False):
         replay=float(o.get("replay", 0.0)), replay_size=int(o.get("replay_size", 1024)),
         swap=float(o.get("checkpoint_swap", 0.0)), swap_every=int(o.get("swap_every", 100)),
         unroll=int(o.get("unroll", 0)), first_order=bool(o.get("first_order")),
-        joint_batch=bool(o.get("joint_bn_batch")))
+        joint_batch=bool(o.get("joint_bn_batch")), pack=pack)
     model.info = info
     model.lr_decay, model.total_epochs = float(o.get("lr_decay") or 0.0), int(o.get("epochs") or 0)
     return model
 
 
-# The MLP GAN's defaults that depend on the data set. The trainer merges ``ModelSpec.defaults`` into the options
-# before the model sees them, so these keys are *not* in ``defaults``: ``_build_mlp`` fills the ones the command
-# line left unset from this table. ``--hidden`` alone sets both networks (D follows G unless --d-hidden is given).
+# The MLP GAN's defaults that depend on the data set (``ModelSpec.dataset_defaults``): merged after ``defaults`` and
+# before the options given on the command line. ``--hidden`` alone sets both networks: given, it cancels the data
+# set's ``d_hidden`` (D follows G unless --d-hidden is given too).
 MLP_DATASET_DEFAULTS = {
     # A deeper G than D: the bridges of samples between neighbouring modes shrink (unrolled k = 5 on ring8,
     # seed 0: 95.4 % high-quality samples against 83.8 % with 128,128 for both), at the unrolled cost of D's size.
@@ -163,14 +167,22 @@ MLP_DATASET_DEFAULTS = {
 }
 
 
-def mlp_options(info, options):
-    """The MLP GAN's options for data set ``info.name``: its per-data-set defaults, then ``options``."""
-    given = {k: v for k, v in options.items() if v is not None}
-    o = dict(MLP_DATASET_DEFAULTS.get(info.name, {}))
-    if "hidden" in given:
+def mlp_dataset_defaults(dataset, given):
+    """The MLP GAN's defaults for ``dataset`` that the options ``given`` leave unset (MLP_DATASET_DEFAULTS)."""
+    o = dict(MLP_DATASET_DEFAULTS.get(dataset, {}))
+    if given.get("hidden") is not None:
         o.pop("d_hidden", None)
-    o.update(given)
-    return o
+    return {k: v for k, v in o.items() if given.get(k) is None}
+
+
+def mlp_options(info, options):
+    """The MLP GAN's options for data set ``info.name``: its per-data-set defaults, then ``options``.
+
+    The trainer already merges them (``dataset_defaults``); this fills them again for run folders saved before
+    it did, whose config.json lacks them.
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    return dict(mlp_dataset_defaults(info.name, given), **given)
 
 
 def _per_dataset(key):
@@ -198,6 +210,7 @@ OPTIONS = (
     ("--virtual-batch-norm", dict(action="store_true", help="virtual batch norm in G (same as --g-norm virtual-batch)")),
     ("--g-norm", dict(choices=G_NORMS, help="G's normalisation")),
     ("--vbn-ref-size", dict(type=int, help="virtual batch norm: the reference batch size (default 64)")),
+    ("--pack", dict(type=int, help="PacGAN: D judges packs of M examples joined together (default 1: off)")),
     ("--joint-bn-batch", dict(action="store_true", help="D sees real and fake in one batch (default: separate)")),
     ("--optimizer", dict(choices=("auto", "adam", "rmsprop", "sgd"),
                          help="both players' optimiser (auto: RMSprop for wasserstein, else Adam)")),
@@ -240,7 +253,7 @@ def _build_cgan(info, options, rng):
 
 register(ModelSpec(
     "gan", "MLP GAN (every objective and trick as an option; unrolled GAN with --unroll K)", _build_mlp,
-    datasets=("ring8", "grid25", "mnist"), family="gan", options=MLP_OPTIONS,
+    datasets=("ring8", "grid25", "mnist"), family="gan", options=MLP_OPTIONS, dataset_defaults=mlp_dataset_defaults,
     # Tuned on ring8 and grid25 (bench/gan_modes.py, docs/results.md): a small z, ~4,000 updates and a linear
     # decay of the learning rates (the samples settle within σ of the modes); minibatch discrimination with few,
     # small kernels (16 x 8 lets D win outright on 2-D points and G diverges). The network sizes depend on the

@@ -27,6 +27,12 @@ option of :class:`GAN` (its command-line flag in brackets):
   is taken against a random old snapshot instead of the current D.
 - ``unroll`` [--unroll k]: the unrolled GAN (:mod:`.unrolled`), exact or
   first order [--first-order].
+- ``pack`` [--pack m]: packing (Lin et al. 2018, PacGAN): D judges m examples
+  at once, concatenated into one input — (N, d) → (N/m, m·d), images along
+  their channels — and gives one logit per pack. m real examples against m
+  fakes: a G that drops modes makes packs with too few distinct examples,
+  which D can see though it cannot in one example. D must be built for
+  packed inputs (m times the data's size or channels).
 - ``joint_batch`` [--joint-bn-batch]: D sees real and fake in one batch
   (one set of batch-norm statistics) instead of separate batches — the
   separate batches are the default (the DCGAN reference code's choice).
@@ -132,7 +138,7 @@ class GAN:
             RMSprop for ``wasserstein`` as in the WGAN paper, Adam otherwise).
         d_steps, real_target, clip, gp_weight, instance_noise, noise_anneal,
         historical_averaging, replay, replay_size, swap, swap_every, unroll,
-        first_order, joint_batch: the tricks, see the module docstring.
+        first_order, joint_batch, pack: the tricks, see the module docstring.
 
     Raises:
         ValueError: before training, when G's output does not have the data's
@@ -143,7 +149,7 @@ class GAN:
                  optimizer="auto", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), d_steps=1, real_target=1.0,
                  clip=0.01, gp_weight=10.0, instance_noise=0.0, noise_anneal=0, historical_averaging=0.0,
                  replay=0.0, replay_size=1024, swap=0.0, swap_every=100, unroll=0, first_order=False,
-                 joint_batch=False):
+                 joint_batch=False, pack=1):
         if loss not in L.LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; valid losses: {', '.join(L.LOSSES)}")
         if int(d_steps) < 1:
@@ -160,6 +166,11 @@ class GAN:
         if unroll and loss == "feature-matching":
             raise ValueError("GAN: the unrolled GAN needs a generator loss on D's output; feature matching "
                              "has none (pick another --loss)")
+        if int(pack) < 1:
+            raise ValueError(f"GAN: --pack must be at least 1 (1: no packing), got {pack}")
+        if int(pack) > 1 and n_classes:
+            raise ValueError("GAN: packing is for unconditional GANs (a pack would mix labels)")
+        self.pack = int(pack)
         self.G, self.D = G, D
         self.x_shape, self.z_dim, self.images = tuple(x_shape), int(z_dim), bool(images)
         self.n_classes = int(n_classes)
@@ -191,20 +202,29 @@ class GAN:
         """Run G and D on two codes and fail with a clear message if the shapes do not fit the data."""
         rng = mrandom.Generator(0)
         device = next(iter(self.G.parameters())).device
-        z = Tensor(backend.to_device(rng.normal((2, self.z_dim), dtype=self.dtype), device))
+        z = Tensor(backend.to_device(rng.normal((2 * self.pack, self.z_dim), dtype=self.dtype), device))
         y = np.arange(2) % self.n_classes if self.n_classes else None
         modes = [(m, m.training) for m in (self.G, self.D)]
         try:
             self.G.eval(), self.D.eval()
             with no_grad(), kept_buffers(self.G), kept_buffers(self.D):
                 x = self.G(z, y) if self.n_classes else self.G(z)
-                if tuple(x.shape) != (2,) + self.x_shape:
+                if tuple(x.shape) != (2 * self.pack,) + self.x_shape:
                     raise ValueError(f"GAN: the generator makes examples of shape {tuple(x.shape[1:])} but the "
                                      f"data's examples have shape {self.x_shape}; make G's output (N, "
                                      f"{', '.join(map(str, self.x_shape))})")
-                out = self.D(x, y) if self.n_classes else self.D(x)
+                packed = self._packed(x)
+                try:
+                    out = self.D(packed, y) if self.n_classes else self.D(packed)
+                except ValueError as exc:
+                    if self.pack == 1:
+                        raise
+                    raise ValueError(f"GAN: with --pack {self.pack} D takes packs of shape "
+                                     f"{tuple(packed.shape[1:])} ({self.pack} examples joined); build D for "
+                                     f"them ({exc})") from None
+                what = "example" if self.pack == 1 else f"pack of {self.pack} examples"
                 if tuple(out.shape) != (2, 1):
-                    raise ValueError(f"GAN: the discriminator must give one scalar per example, shape (N, 1); "
+                    raise ValueError(f"GAN: the discriminator must give one scalar per {what}, shape (N, 1); "
                                      f"for a batch of 2 it gave shape {tuple(out.shape)}; end D with a layer "
                                      f"of one output")
         finally:
@@ -226,11 +246,23 @@ class GAN:
     def _G(self, z, y):
         return self.G(z, y) if self.n_classes else self.G(z)
 
-    def _D(self, x, y, params=None):
+    def _packed(self, x):
+        """(N, d, ...) → (N/m, m·d, ...): m consecutive examples joined along the first data axis (PacGAN)."""
+        if self.pack == 1:
+            return x
+        n = x.shape[0]
+        if n % self.pack:
+            raise ValueError(f"GAN: --pack {self.pack} needs batches of a multiple of {self.pack} examples, got {n}")
+        return F.reshape(x, (n // self.pack, self.pack * x.shape[1]) + tuple(x.shape[2:]))
+
+    def _D(self, x, y, params=None, packed=False):
+        """D's logits on examples x (on packs of them with --pack; ``packed``: x is packed already)."""
+        x = x if packed else self._packed(x)
         args = (x, y) if self.n_classes else (x,)
         return functional_call(self.D, params, *args) if params is not None else self.D(*args)
 
     def _features(self, x, y):
+        x = self._packed(x)
         return self.D.features(x, y) if self.n_classes else self.D.features(x)
 
     def noise_std(self):
@@ -262,11 +294,13 @@ class GAN:
         d_real, d_fake = self._d_logits(x_real, y_real, x_fake, y_fake, params)
         loss = L.d_loss(self.loss, d_real, d_fake, self.real_target)
         if self.loss == "wgan-gp":
-            eps = self.rng.uniform((x_real.shape[0],), dtype=self.dtype)
+            # On D's own inputs: with packing, one interpolate and one gradient norm per pack.
+            xr, xf = self._packed(x_real), self._packed(x_fake)
+            eps = self.rng.uniform((xr.shape[0],), dtype=self.dtype)
 
             def critic(x):
-                return self._D(x, y_real, params)
-            loss = loss + L.gradient_penalty(critic, x_real, x_fake, eps, self.gp_weight)
+                return self._D(x, y_real, params, packed=True)
+            loss = loss + L.gradient_penalty(critic, xr, xf, eps, self.gp_weight)
         return loss, d_real, d_fake
 
     def _prepare(self, batch):

@@ -235,22 +235,30 @@ def test_registry_builds_every_option_into_the_trainer():
 
 def test_mlp_gan_defaults_per_dataset():
     from minigen.models.gan import MLP_DATASET_DEFAULTS, mlp_options
+    from minigen.train.runs import model_options
     spec = minigen.models.get("gan")
-    assert not set(spec.defaults) & {k for d in MLP_DATASET_DEFAULTS.values() for k in d}   # else never applied
-    grid = DataInfo("grid25", (2,), modes=toy2d("grid25", 0)[1], std=0.05)
-    o = mlp_options(grid, dict(spec.defaults))
+    # The trainer's merge: the model's defaults, then the data set's, then what is given.
+    o = model_options(spec, {}, "grid25")
     assert {k: o[k] for k in MLP_DATASET_DEFAULTS["grid25"]} == MLP_DATASET_DEFAULTS["grid25"]
-    m = spec.build(grid, dict(spec.defaults), minigen.random.Generator(0))
+    assert model_options(spec, {"epochs": 3, "hidden": None}, "grid25")["epochs"] == 3       # None: not given
+    assert model_options(spec, {}, "grid25")["hidden"] == MLP_DATASET_DEFAULTS["grid25"]["hidden"]
+    grid = DataInfo("grid25", (2,), modes=toy2d("grid25", 0)[1], std=0.05)
+    m = spec.build(grid, o, minigen.random.Generator(0))
     g_out = [l.weight.shape[0] for l in m.G.body if isinstance(l, nn.Linear)]
     assert g_out == [int(h) for h in str(o["hidden"]).split(",")] + [2]
-    # --hidden alone sets both networks; --d-hidden still wins for D; the command line wins over the table
-    o = mlp_options(grid, dict(spec.defaults, hidden="8"))
+    # --hidden alone sets both networks: it cancels the data set's d_hidden; --d-hidden still wins for D.
+    ring_o = model_options(spec, {}, "ring8")
+    assert ring_o["d_hidden"] == MLP_DATASET_DEFAULTS["ring8"]["d_hidden"]
+    o = model_options(spec, {"hidden": "8"}, "ring8")
     assert o["hidden"] == "8" and "d_hidden" not in o
-    m = spec.build(grid, dict(spec.defaults, hidden="8", z_dim=3), minigen.random.Generator(0))
+    m = spec.build(DataInfo("ring8", (2,), modes=toy2d("ring8", 0)[1], std=0.02), dict(o, z_dim=3),
+                   minigen.random.Generator(0))
     assert [tuple(l.weight.shape) for l in m.D.body if isinstance(l, nn.Linear)] == [(8, 2)]
-    assert mlp_options(grid, dict(hidden="8", d_hidden="6"))["d_hidden"] == "6"
+    assert model_options(spec, {"hidden": "8", "d_hidden": "6"}, "ring8")["d_hidden"] == "6"
+    # Run folders saved before the trainer merged them lack the keys: the build fills them again.
     ring = DataInfo("ring8", (2,), modes=toy2d("ring8", 0)[1], std=0.02)
     assert mlp_options(ring, {})["hidden"] == MLP_DATASET_DEFAULTS["ring8"]["hidden"]
+    assert mlp_options(ring, {"hidden": "8"}).get("d_hidden") is None
 
 
 # ---------------------------------------------------------------------------------------------- command line
@@ -265,11 +273,14 @@ def test_cli_train_gan_on_ring8_then_sample(tmp_path):
     run = str(tmp_path / "ring")
     r = _minigen("train", "gan", "--dataset", "ring8", "--limit", "64", "--batch-size", "32", "--epochs", "2",
                  "--hidden", "16", "--z-dim", "4", "--unroll", "2", "--minibatch-discrimination",
-                 "--label-smoothing", "0.9", "--replay", "0.5", "--no-progress", "--out", run)
+                 "--label-smoothing", "0.9", "--replay", "0.5", "--pack", "2", "--no-progress", "--out", run)
     assert r.returncode == 0, r.stderr
     with open(os.path.join(run, "config.json")) as f:
         config = json.load(f)
     assert config["options"]["unroll"] == 2 and config["options"]["minibatch_discrimination"] is True
+    # The per-data-set defaults are resolved before the build, so the config records the networks built.
+    assert config["options"]["pack"] == 2 and config["options"]["hidden"] == "16"
+    assert "d_hidden" not in config["options"]
     with open(os.path.join(run, "history.jsonl")) as f:
         records = [json.loads(line) for line in f]
     assert len(records) == 4 and all(np.isfinite(rec["g_loss"]) for rec in records if "g_loss" in rec)

@@ -332,3 +332,20 @@ def test_each_leaf_owns_a_writeable_grad():
     assert q.grad.data.flags.writeable
     q.grad.data *= 2                              # no "output array is read-only"
     np.testing.assert_array_equal(q.grad.data, np.full((3, 4), 2.0, np.float32))
+
+
+def test_a_grad_never_aliases_the_callers_grad_tensor():
+    """backward(g) through view ops (reshape, a leaf itself) must not make ``.grad`` share g's memory: the caller
+    may reuse g, and an in-place change to ``.grad`` would write into it (PyTorch copies here too)."""
+    from minigen import nn
+    p = nn.Parameter(np.ones((2, 3), np.float32))
+    g = np.full((3, 2), 5.0, np.float32)
+    minigen.functional.reshape(p, (3, 2)).backward(g)
+    assert not np.shares_memory(p.grad.data, g)
+    p.grad.data *= 0
+    np.testing.assert_array_equal(g, np.full((3, 2), 5.0, np.float32))
+    leaf = nn.Parameter(np.ones(4, np.float32))
+    gt = minigen.tensor(np.arange(4, dtype=np.float32))
+    leaf.backward(gt)
+    assert not np.shares_memory(leaf.grad.data, gt.data)
+    np.testing.assert_array_equal(leaf.grad.data, np.arange(4, dtype=np.float32))

@@ -177,7 +177,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     grads = _walk(tensors, grad_tensors, None, retain_graph, create_graph)
-    owned = set()
+    # The caller's grad_tensors stay the caller's: a .grad reached from one through views gets a copy.
+    owned = {id(_base(g.data if isinstance(g, Tensor) else g)) for g in grad_tensors if g is not None}
     for x, g, _ in grads.values():
         if x.creator is None and x.requires_grad:
             if not create_graph:
@@ -192,15 +193,21 @@ def _own(a, owned):
     upstream gradient to both inputs, ``sum`` a read-only broadcast view. A
     ``.grad`` is the user's to change in place (``clip_grad_norm_`` scales
     it), so it must be writeable and share memory with no other leaf's
-    ``.grad`` (``owned`` holds the ids of the memory already given out).
+    ``.grad`` (``owned`` holds the ids of the memory already given out, and
+    of the caller's own ``grad_tensors``).
     """
-    base = a
-    while getattr(base, "base", None) is not None:
-        base = base.base
+    base = _base(a)
     if id(base) in owned or not getattr(a.flags, "writeable", True):
         a = a.copy()
         base = a
     owned.add(id(base))
+    return a
+
+
+def _base(a):
+    """The array that owns the memory of ``a`` (``a`` itself unless it is a view)."""
+    while getattr(a, "base", None) is not None:
+        a = a.base
     return a
 
 

@@ -17,7 +17,7 @@ run's report (fixed codes).
 
 Run (single-threaded; a run takes one to seven minutes on one core, unrolled ones the longest):
 
-    python bench/gan_modes.py                                   # everything: 7 configs x 2 sets x 5 seeds
+    python bench/gan_modes.py                                   # everything: 8 configs x 2 sets x 5 seeds
     python bench/gan_modes.py --configs unrolled-5 mbd --seeds 0 1 2 3 4 --datasets ring8
     python bench/gan_modes.py --results runs/gan_modes.jsonl --table-only   # the table from saved runs
 
@@ -45,6 +45,7 @@ CONFIGS = {
     "wgan-gp": ["--loss", "wgan-gp"],
     "unrolled-5": ["--unroll", "5"],
     "unrolled-10": ["--unroll", "10"],
+    "pack-2": ["--pack", "2"],
 }
 DATASETS = ("ring8", "grid25")
 TARGETS = ("unrolled-5", "mbd")    # must capture 8/8 and >= 24/25 modes with >= 90 % HQ on every seed

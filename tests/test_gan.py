@@ -239,7 +239,8 @@ def test_mlp_gan_defaults_per_dataset():
     spec = minigen.models.get("gan")
     # The trainer's merge: the model's defaults, then the data set's, then what is given.
     o = model_options(spec, {}, "grid25")
-    assert {k: o[k] for k in MLP_DATASET_DEFAULTS["grid25"]} == MLP_DATASET_DEFAULTS["grid25"]
+    plain = {k: v for k, v in MLP_DATASET_DEFAULTS["grid25"].items() if k != "with"}
+    assert {k: o[k] for k in plain} == plain and "with" not in o
     assert model_options(spec, {"epochs": 3, "hidden": None}, "grid25")["epochs"] == 3       # None: not given
     assert model_options(spec, {}, "grid25")["hidden"] == MLP_DATASET_DEFAULTS["grid25"]["hidden"]
     grid = DataInfo("grid25", (2,), modes=toy2d("grid25", 0)[1], std=0.05)
@@ -255,6 +256,17 @@ def test_mlp_gan_defaults_per_dataset():
                    minigen.random.Generator(0))
     assert [tuple(l.weight.shape) for l in m.D.body if isinstance(l, nn.Linear)] == [(8, 2)]
     assert model_options(spec, {"hidden": "8", "d_hidden": "6"}, "ring8")["d_hidden"] == "6"
+    # Run settings per data set (grid25's z, batch and epochs) and per trick on a data set ("with").
+    g = model_options(spec, {}, "grid25")
+    assert (g["z_dim"], g["batch_size"], g["epochs"]) == (2, 64, 100)
+    assert model_options(spec, {"unroll": 5}, "grid25")["epochs"] == 200
+    assert model_options(spec, {"unroll": 0}, "grid25")["epochs"] == 100
+    assert model_options(spec, {}, "ring8")["batch_size"] == spec.defaults["batch_size"] == 256
+    assert model_options(spec, {"minibatch_discrimination": True}, "ring8")["batch_size"] == 128
+    assert model_options(spec, {"minibatch_discrimination": False}, "ring8")["batch_size"] == 256
+    assert model_options(spec, {"minibatch_discrimination": True, "batch_size": 32}, "ring8")["batch_size"] == 32
+    assert model_options(spec, {"epochs": 7, "z_dim": 5}, "grid25")["epochs"] == 7
+    assert model_options(spec, {}, "mnist")["z_dim"] == spec.defaults["z_dim"]
     # Run folders saved before the trainer merged them lack the keys: the build fills them again.
     ring = DataInfo("ring8", (2,), modes=toy2d("ring8", 0)[1], std=0.02)
     assert mlp_options(ring, {})["hidden"] == MLP_DATASET_DEFAULTS["ring8"]["hidden"]

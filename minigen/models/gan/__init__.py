@@ -155,14 +155,23 @@ def build_gan(arch, info, o, rng, conditional=False):
 
 # The MLP GAN's defaults that depend on the data set (``ModelSpec.dataset_defaults``): merged after ``defaults`` and
 # before the options given on the command line. ``--hidden`` alone sets both networks: given, it cancels the data
-# set's ``d_hidden`` (D follows G unless --d-hidden is given too).
+# set's ``d_hidden`` (D follows G unless --d-hidden is given too). ``"with"`` holds defaults that apply when a
+# trick is on (the trick's option name -> its extra defaults on this data set). Tuned with bench/gan_modes.py; the
+# runs behind each choice are in docs/results.md.
 MLP_DATASET_DEFAULTS = {
     # A deeper G than D: the bridges of samples between neighbouring modes shrink (unrolled k = 5 on ring8,
     # seed 0: 95.4 % high-quality samples against 83.8 % with 128,128 for both), at the unrolled cost of D's size.
-    "ring8": {"hidden": "256,256,256", "d_hidden": "128,128"},
-    # The grid's 25 sharp modes over [-4, 4]^2: with 2 x 128 units D only learns the square's outline and G's
-    # samples stay diffuse; three layers of 256 in both (a smaller D, 128,128 or 256,256, lets G diverge).
-    "grid25": {"hidden": "256,256,256"},
+    # Minibatch discrimination needs more updates to pull in its last mode (seed 4: 7/8 modes at batch 256,
+    # 8/8 at batch 128).
+    "ring8": {"hidden": "256,256,256", "d_hidden": "128,128",
+              "with": {"minibatch_discrimination": {"batch_size": 128}}},
+    # The grid's modes are laid out in 2-D: a 2-D z lets G tile the plane (seed 0, 3 x 256 units in both, no
+    # trick: 22/25 modes against 4/25 with z of size 4 or 16). D of 2 x 128 units: the tricks cover more of the
+    # grid against it than against 3 x 256, and the unrolled steps stay cheap. Batch 64: the samples settle on
+    # the modes only after many updates; the unrolled GAN gets twice as many (25,000: 89-92 % high quality
+    # against 81-86 % after 12,500), about 6 minutes a run.
+    "grid25": {"hidden": "256,256,256", "d_hidden": "128,128", "z_dim": 2, "batch_size": 64, "epochs": 100,
+               "with": {"unroll": {"epochs": 200}}},
     "mnist": {"hidden": "256,256"},
 }
 
@@ -170,6 +179,9 @@ MLP_DATASET_DEFAULTS = {
 def mlp_dataset_defaults(dataset, given):
     """The MLP GAN's defaults for ``dataset`` that the options ``given`` leave unset (MLP_DATASET_DEFAULTS)."""
     o = dict(MLP_DATASET_DEFAULTS.get(dataset, {}))
+    for trick, extra in o.pop("with", {}).items():
+        if given.get(trick):
+            o.update(extra)
     if given.get("hidden") is not None:
         o.pop("d_hidden", None)
     return {k: v for k, v in o.items() if given.get(k) is None}
@@ -222,7 +234,22 @@ OPTIONS = (
     ("--gp-weight", dict(type=float, help="WGAN-GP λ (default 10)")),
     ("--z-dim", dict(type=int, help="size of z")),
 )
-MLP_OPTIONS = OPTIONS + (
+def _run_defaults_text():
+    """The per-data-set run settings for the MLP GAN's --help, e.g. 'grid25: z 2, batch 128, 100 epochs'."""
+    parts = []
+    for name, d in MLP_DATASET_DEFAULTS.items():
+        items = [f"{label} {d[k]}" for k, label in (("z_dim", "z"), ("batch_size", "batch"), ("epochs", "epochs"))
+                 if k in d]
+        items += [f"with --{t.replace('_', '-')}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in e.items())
+                  for t, e in d.get("with", {}).items()]
+        if items:
+            parts.append(f"{name}: " + ", ".join(items))
+    return "; ".join(parts)
+
+
+MLP_OPTIONS = tuple(o for o in OPTIONS if o[0] != "--z-dim") + (
+    ("--z-dim", dict(type=int, help=f"size of z (default 4; the data sets' own run settings, which --z-dim, "
+                                    f"--batch-size and --epochs override: {_run_defaults_text()})")),
     ("--hidden", dict(help=f"hidden sizes of G (and of D unless --d-hidden), comma separated (default per data "
                            f"set: {_per_dataset('hidden')})")),
     ("--d-hidden", dict(help=f"hidden sizes of D when different from G's (default per data set: "
@@ -256,8 +283,8 @@ register(ModelSpec(
     datasets=("ring8", "grid25", "mnist"), family="gan", options=MLP_OPTIONS, dataset_defaults=mlp_dataset_defaults,
     # Tuned on ring8 and grid25 (bench/gan_modes.py, docs/results.md): a small z, ~4,000 updates and a linear
     # decay of the learning rates (the samples settle within σ of the modes); minibatch discrimination with few,
-    # small kernels (16 x 8 lets D win outright on 2-D points and G diverges). The network sizes depend on the
-    # data set: MLP_DATASET_DEFAULTS.
+    # small kernels (16 x 8 lets D win outright on 2-D points and G diverges). The network sizes, and on grid25
+    # z, the batch size and the epochs, depend on the data set: MLP_DATASET_DEFAULTS.
     defaults={"epochs": 130, "batch_size": 256, "lr": 1e-3, "lr_decay": 0.9, "loss": "non-saturating", "z_dim": 4,
               "mbd_kernels": 5, "mbd_dim": 3}))
 register(ModelSpec(

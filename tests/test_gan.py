@@ -267,10 +267,11 @@ def test_mlp_gan_defaults_per_dataset():
     assert model_options(spec, {"minibatch_discrimination": True, "batch_size": 32}, "ring8")["batch_size"] == 32
     assert model_options(spec, {"epochs": 7, "z_dim": 5}, "grid25")["epochs"] == 7
     assert model_options(spec, {}, "mnist")["z_dim"] == spec.defaults["z_dim"]
-    # Run folders saved before the trainer merged them lack the keys: the build fills them again.
+    # Run folders saved before the trainer merged them name no networks: they get those of that version.
     ring = DataInfo("ring8", (2,), modes=toy2d("ring8", 0)[1], std=0.02)
-    assert mlp_options(ring, {})["hidden"] == MLP_DATASET_DEFAULTS["ring8"]["hidden"]
-    assert mlp_options(ring, {"hidden": "8"}).get("d_hidden") is None
+    assert mlp_options(ring, {})["hidden"] == "256,256,256" and mlp_options(ring, {})["d_hidden"] == "128,128"
+    assert mlp_options(grid, {"z_dim": 4}) == {"hidden": "256,256,256", "z_dim": 4}          # D as large as G
+    assert mlp_options(grid, {"hidden": "8"}) == {"hidden": "8"}
 
 
 # ---------------------------------------------------------------------------------------------- command line

@@ -187,14 +187,23 @@ def mlp_dataset_defaults(dataset, given):
     return {k: v for k, v in o.items() if given.get(k) is None}
 
 
-def mlp_options(info, options):
-    """The MLP GAN's options for data set ``info.name``: its per-data-set defaults, then ``options``.
+# The networks of run folders saved before the trainer merged MLP_DATASET_DEFAULTS (their config.json has no
+# "hidden"): the table of that version, so that they rebuild with the shapes their checkpoints hold.
+_EARLIER_NETWORKS = {"ring8": {"hidden": "256,256,256", "d_hidden": "128,128"}, "grid25": {"hidden": "256,256,256"},
+                     "mnist": {"hidden": "256,256"}}
 
-    The trainer already merges them (``dataset_defaults``); this fills them again for run folders saved before
-    it did, whose config.json lacks them.
+
+def mlp_options(info, options):
+    """The MLP GAN's options for data set ``info.name`` at build time.
+
+    The trainer has already merged the per-data-set defaults (``dataset_defaults``), so ``options`` names the
+    networks; a run folder saved before it did names none, and gets the networks of that version. (Code that
+    builds the model itself gets today's defaults with ``minigen.train.runs.model_options(spec, opts, dataset)``.)
     """
     given = {k: v for k, v in options.items() if v is not None}
-    return dict(mlp_dataset_defaults(info.name, given), **given)
+    if "hidden" in given:
+        return given
+    return dict(_EARLIER_NETWORKS.get(info.name, {}), **given)
 
 
 def _per_dataset(key):
@@ -234,6 +243,8 @@ OPTIONS = (
     ("--gp-weight", dict(type=float, help="WGAN-GP λ (default 10)")),
     ("--z-dim", dict(type=int, help="size of z")),
 )
+
+
 def _run_defaults_text():
     """The per-data-set run settings for the MLP GAN's --help, e.g. 'grid25: z 2, batch 128, 100 epochs'."""
     parts = []

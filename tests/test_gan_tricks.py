@@ -42,6 +42,18 @@ def params(module):
     return {k: p.data.copy() for k, p in module.named_parameters()}
 
 
+def spy_on_d_inputs(gan):
+    """A list that gets a copy of every input D's forward sees from now on."""
+    seen = []
+    forward = gan.D.forward
+
+    def spy(x, y=None):
+        seen.append(x.data.copy())
+        return forward(x, y)
+    gan.D.forward = spy
+    return seen
+
+
 def run_steps(gan, n_steps=3, n=16):
     g0, d0 = params(gan.G), params(gan.D)
     outs = [gan.train_step(b) for b in batches(n_steps, n)]
@@ -141,13 +153,7 @@ def test_instance_noise_anneals_linearly_to_zero():
 
 def test_instance_noise_is_added_to_both_of_ds_inputs():
     gan = make_gan(instance_noise=0.5)
-    seen = []
-    forward = gan.D.forward
-
-    def spy(x, y=None):
-        seen.append(x.data.copy())
-        return forward(x, y)
-    gan.D.forward = spy
+    seen = spy_on_d_inputs(gan)
     x = Tensor(np.zeros((2000, 2), np.float32))
     gan._z = lambda n: Tensor(np.zeros((n, Z), np.float32))
     with no_grad():
@@ -437,13 +443,7 @@ def test_feature_matching_g_loss_is_on_ds_features():
 # ------------------------------------------------------------------------------------------------ packing
 def test_packing_joins_m_consecutive_examples_into_one_input_of_d():
     gan = make_gan(pack=2)
-    seen = []
-    forward = gan.D.forward
-
-    def spy(x, y=None):
-        seen.append(x.data.copy())
-        return forward(x, y)
-    gan.D.forward = spy
+    seen = spy_on_d_inputs(gan)
     x = Tensor(np.arange(16, dtype=np.float32).reshape(8, 2))
     out = gan.d_step(x, None)
     assert np.isfinite(out["d_loss"])

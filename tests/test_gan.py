@@ -327,6 +327,13 @@ def test_cli_train_dcgan_and_cgan_on_mnist_write_the_report(model, tmp_path):
     assert s.shape == (4, 1, 28, 28) and 0 <= s.min() and s.max() <= 1
 
 
+def test_cli_rejects_a_batch_size_that_packing_cannot_split(tmp_path):
+    r = _minigen("train", "gan", "--dataset", "ring8", "--pack", "2", "--batch-size", "15", "--epochs", "1",
+                 "--no-progress", "--out", str(tmp_path / "run"))
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--batch-size must be a multiple of 2, got 15" in r.stderr
+
+
 def test_cli_rejects_a_bad_gan_option_without_a_traceback(tmp_path):
     r = _minigen("train", "gan", "--dataset", "ring8", "--loss", "wasserstein", "--unroll", "2", "--limit", "8",
                  "--no-progress", "--out", str(tmp_path / "bad"))

@@ -115,6 +115,9 @@ def build_gan(arch, info, o, rng, conditional=False):
     pack = int(o.get("pack") or 1)
     if pack < 1:
         raise ValueError(f"--pack must be at least 1 (1: no packing), got {pack}")
+    if pack > 1 and o.get("batch_size") and int(o["batch_size"]) % pack:
+        raise ValueError(f"--pack {pack} joins examples in packs of {pack}: --batch-size must be a multiple of "
+                         f"{pack}, got {o['batch_size']}")
     d_shape = (shape[0] * pack,) + shape[1:]       # D judges packs of m examples (PacGAN)
     mbd = dict(minibatch_discrimination=bool(o.get("minibatch_discrimination")), mbd_kernels=int(o.get("mbd_kernels", 16)),
                mbd_dim=int(o.get("mbd_dim", 8)), spectral_norm=bool(o.get("spectral_norm")))

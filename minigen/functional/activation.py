@@ -33,7 +33,6 @@ def _float_tensor(x, op):
 
 class ReLU(Function):
     def forward(self, x):
-        self.mask = x > 0
         xp = backend.get_array_module(x)
         y = xp.zeros(x.shape, x.dtype)
         # max(x, 0) against an array of zeros: NumPy's vectorised loop (against the scalar 0 it is 2-3x
@@ -41,9 +40,12 @@ class ReLU(Function):
         return xp.maximum(x, y, out=y)
 
     def backward(self, gy):
+        # The mask x > 0 is made here from the kept input, not in forward: a forward without a graph
+        # (sampling, evaluation) never needs it.
+        mask = self.inputs[0].data > 0
         if not mode.grad_enabled and gy.ndim:  # first order: one pass, float × bool stays float
-            return Tensor(gy.data * self.mask)
-        return gy * Tensor(self.mask.astype(gy.dtype))
+            return Tensor(gy.data * mask)
+        return gy * Tensor(mask.astype(gy.dtype))
 
 
 class LeakyReLU(Function):

@@ -214,11 +214,12 @@ def test_registry_builds_every_option_into_the_trainer():
     opts = dict(spec.defaults, hidden="8,8", z_dim=3, loss="hinge", d_steps=2, unroll=3, first_order=True,
                 minibatch_discrimination=True, mbd_kernels=2, mbd_dim=2, label_smoothing=1.0, instance_noise=0.2,
                 historical_averaging=0.5, replay=0.25, checkpoint_swap=0.1, spectral_norm=True,
-                virtual_batch_norm=True, joint_bn_batch=True, optimizer="sgd")
+                virtual_batch_norm=True, joint_bn_batch=True, optimizer="sgd", z_dist="uniform", g_ema=0.99)
     info = DataInfo("ring8", (2,), modes=toy2d("ring8", 0)[1], std=0.02)
     m = spec.build(info, opts, minigen.random.Generator(0))
     assert (m.loss, m.d_steps, m.unroll, m.first_order, m.instance_noise, m.hist_weight, m.replay, m.swap,
-            m.joint_batch, m.optimizer) == ("hinge", 2, 3, True, 0.2, 0.5, 0.25, 0.1, True, "sgd")
+            m.joint_batch, m.optimizer, m.z_dist, m.ema_G.decay) == ("hinge", 2, 3, True, 0.2, 0.5, 0.25, 0.1, True,
+                                                                     "sgd", "uniform", 0.99)
     assert m.G.norm == "virtual-batch" and m.D.mbd is not None
     assert any(isinstance(mod, nn.SpectralNorm) for _, mod in m.D.named_modules())
     x = Tensor(toy2d("ring8", 16, rng=minigen.random.Generator(1))[0])
@@ -286,7 +287,8 @@ def test_cli_train_gan_on_ring8_then_sample(tmp_path):
     run = str(tmp_path / "ring")
     r = _minigen("train", "gan", "--dataset", "ring8", "--limit", "64", "--batch-size", "32", "--epochs", "2",
                  "--hidden", "16", "--z-dim", "4", "--unroll", "2", "--minibatch-discrimination",
-                 "--label-smoothing", "0.9", "--replay", "0.5", "--pack", "2", "--no-progress", "--out", run)
+                 "--label-smoothing", "0.9", "--replay", "0.5", "--pack", "2", "--z-dist", "uniform", "--g-ema", "0.9",
+                 "--no-progress", "--out", run)
     assert r.returncode == 0, r.stderr
     with open(os.path.join(run, "config.json")) as f:
         config = json.load(f)
@@ -306,6 +308,12 @@ def test_cli_train_gan_on_ring8_then_sample(tmp_path):
     assert r.returncode == 0, r.stderr
     s = np.load(out)
     assert s.shape == (16, 2) and np.all(np.isfinite(s))
+    # sampling rebuilds the model from the run folder: the same prior and the averaged G, so the same samples
+    assert config["options"]["z_dist"] == "uniform" and config["options"]["g_ema"] == 0.9
+    from minigen.train.runs import rebuild
+    model = rebuild(run)[0]
+    assert model.z_dist == "uniform" and model.ema_G.count == model.steps == 4
+    np.testing.assert_array_equal(s, model.sample(16))
 
 
 @pytest.mark.parametrize("model", ["dcgan", "cgan"])

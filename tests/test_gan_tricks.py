@@ -506,3 +506,60 @@ def test_packing_lets_d_see_what_one_example_cannot():
         final[pack] = np.mean(losses[-50:])
     assert final[1] > 0.67                   # log 2 = 0.693: chance
     assert final[2] < 0.45, final
+
+
+# ------------------------------------------------------------------------------------------------ the prior
+def test_uniform_prior_draws_every_code_from_the_cube():
+    gan = make_gan(z_dist="uniform", g_norm="virtual-batch")
+    seen = []
+    forward = gan.G.forward
+
+    def spy(z, y=None):
+        seen.append(z.data.copy())
+        return forward(z, y)
+    gan.G.forward = spy
+    run_steps(gan, n_steps=2)
+    codes = np.concatenate(seen + [gan.codes(500), gan.G.ref_z.data])
+    assert codes.min() >= -1 and codes.max() <= 1
+    # uniform, not a clipped normal: the mean of z² is 1/3 (a standard normal's is 1)
+    assert abs(np.mean(gan.codes(4000) ** 2) - 1 / 3) < 0.02
+    assert np.array_equal(gan.codes(5, seed=3), gan.codes(5, seed=3))
+    normal = make_gan()
+    assert abs(np.mean(normal.codes(4000) ** 2) - 1) < 0.05
+    with pytest.raises(ValueError, match="unknown code distribution 'cauchy'; valid: normal, uniform"):
+        make_gan(z_dist="cauchy")
+
+
+# ------------------------------------------------------------------------------------ moving average of G
+def test_g_ema_samples_come_from_the_moving_average_of_gs_parameters():
+    beta = 0.9
+    gan = make_gan(g_ema=beta, g_norm="batch")
+    avg = params(gan.G)                       # θ̄ starts at G's initial θ
+    for t, b in enumerate(batches(15), start=1):
+        gan.train_step(b)
+        rate = min(beta, (1 + t) / (10 + t))  # the warm-up: β_t = min(β, (1 + t)/(10 + t))
+        avg = {k: rate * avg[k] + (1 - rate) * v for k, v in params(gan.G).items()}
+    got = params(gan.ema_G.averaged)
+    for k in avg:
+        np.testing.assert_allclose(got[k], avg[k], rtol=1e-5, atol=1e-6)
+    # buffers are copied, not averaged
+    for (k, a), (_, b) in zip(gan.ema_G.averaged.named_buffers(), gan.G.named_buffers()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+    # every sample is drawn from the averaged G, which differs from G
+    z = gan.codes(8)
+    ref = gan.ema_G.averaged
+    ref.eval()
+    with no_grad():
+        expect = ref(Tensor(z)).data
+    np.testing.assert_allclose(gan.generate(z), expect, rtol=1e-6)
+    gan.G.eval()
+    with no_grad():
+        assert np.abs(gan.G(Tensor(z)).data - expect).max() > 1e-4
+    # the average survives a checkpoint; a GAN without it has no average
+    other = make_gan(g_ema=beta, g_norm="batch", seed=5)
+    other.load_state_dict(gan.state_dict())
+    np.testing.assert_array_equal(other.generate(z), gan.generate(z))
+    assert other.ema_G.count == 15
+    assert make_gan().ema_G is None
+    with pytest.raises(ValueError, match=r"--g-ema is the moving average's β, in \[0, 1\)"):
+        make_gan(g_ema=1.0)

@@ -13,4 +13,5 @@ from .adam import Adam
 from .lr_scheduler import LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR
 from .clip import clip_grad_norm_, clip_weights_
 from .historical import HistoricalAveraging
+from .ema import ExponentialMovingAverage
 from . import functional

@@ -150,7 +150,8 @@ def build_gan(arch, info, o, rng, conditional=False):
         replay=float(o.get("replay", 0.0)), replay_size=int(o.get("replay_size", 1024)),
         swap=float(o.get("checkpoint_swap", 0.0)), swap_every=int(o.get("swap_every", 100)),
         unroll=int(o.get("unroll", 0)), first_order=bool(o.get("first_order")),
-        joint_batch=bool(o.get("joint_bn_batch")), pack=pack)
+        joint_batch=bool(o.get("joint_bn_batch")), pack=pack, z_dist=o.get("z_dist") or "normal",
+        g_ema=float(o.get("g_ema") or 0.0))
     model.info = info
     model.lr_decay, model.total_epochs = float(o.get("lr_decay") or 0.0), int(o.get("epochs") or 0)
     return model
@@ -245,16 +246,21 @@ OPTIONS = (
     ("--clip", dict(type=float, help="WGAN weight clipping c (default 0.01)")),
     ("--gp-weight", dict(type=float, help="WGAN-GP λ (default 10)")),
     ("--z-dim", dict(type=int, help="size of z")),
+    ("--g-ema", dict(type=float, help="samples from a moving average of G's parameters with this β, e.g. 0.999 "
+                                      "(default 0: off)")),
+    ("--z-dist", dict(choices=("normal", "uniform"), help="the codes' prior: N(0, I) or U[-1, 1]^Z (default normal)")),
 )
+
+
+_LABELS = {"z_dim": "z", "z_dist": "z prior", "batch_size": "batch"}
 
 
 def _run_defaults_text():
     """The per-data-set run settings for the MLP GAN's --help, e.g. 'grid25: z 2, batch 128, 100 epochs'."""
     parts = []
     for name, d in MLP_DATASET_DEFAULTS.items():
-        items = [f"{label} {d[k]}" for k, label in (("z_dim", "z"), ("batch_size", "batch"), ("epochs", "epochs"))
-                 if k in d]
-        items += [f"with --{t.replace('_', '-')}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in e.items())
+        items = [f"{_LABELS.get(k, k)} {v}" for k, v in d.items() if k not in ("hidden", "d_hidden", "with")]
+        items += [f"with --{t.replace('_', '-')}: " + ", ".join(f"{_LABELS.get(k, k)} {v}" for k, v in e.items())
                   for t, e in d.get("with", {}).items()]
         if items:
             parts.append(f"{name}: " + ", ".join(items))
@@ -262,8 +268,8 @@ def _run_defaults_text():
 
 
 MLP_OPTIONS = tuple(o for o in OPTIONS if o[0] != "--z-dim") + (
-    ("--z-dim", dict(type=int, help=f"size of z (default 4; the data sets' own run settings, which --z-dim, "
-                                    f"--batch-size and --epochs override: {_run_defaults_text()})")),
+    ("--z-dim", dict(type=int, help=f"size of z (default 4; the data sets' own run settings, which the options "
+                                    f"given override: {_run_defaults_text()})")),
     ("--hidden", dict(help=f"hidden sizes of G (and of D unless --d-hidden), comma separated (default per data "
                            f"set: {_per_dataset('hidden')})")),
     ("--d-hidden", dict(help=f"hidden sizes of D when different from G's (default per data set: "

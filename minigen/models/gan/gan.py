@@ -33,6 +33,12 @@ option of :class:`GAN` (its command-line flag in brackets):
   fakes: a G that drops modes makes packs with too few distinct examples,
   which D can see though it cannot in one example. D must be built for
   packed inputs (m times the data's size or channels).
+- ``g_ema`` [--g-ema β]: samples come from an exponential moving average
+  of G's parameters, θ̄_G ← β θ̄_G + (1 − β) θ_G after every G update
+  (:class:`minigen.optim.ExponentialMovingAverage`; Yazıcı et al. 2019). G
+  trains as before; only ``generate`` (every sample, picture and metric)
+  uses the average, which sits nearer the centre of G's orbit around the
+  equilibrium than any one iterate.
 - ``joint_batch`` [--joint-bn-batch]: D sees real and fake in one batch
   (one set of batch-norm statistics) instead of separate batches — the
   separate batches are the default (the DCGAN reference code's choice).
@@ -40,6 +46,12 @@ option of :class:`GAN` (its command-line flag in brackets):
   their losses; minibatch discrimination, spectral norm and the
   generator's normalisations (batch, virtual batch, instance) are layers
   (:mod:`.networks`).
+
+The prior p_z of the codes is ``z_dist`` [--z-dist]: N(0, I) (the default)
+or U[−1, 1]^Z (the DCGAN paper's). G is a map from p_z's support; a uniform
+code has no tails, so a G that splits the cube into equal cells gives each
+cell the same mass (the grid of Gaussians is such a product of equal
+cells, one per axis).
 
 Images are scaled from [0, 1] to [−1, 1] for D (G ends with tanh);
 ``sample`` maps them back.
@@ -54,6 +66,18 @@ from ...autograd import Tensor, no_grad
 from ...nn import functional_call
 from . import losses as L
 from .unrolled import kept_buffers, unrolled_parameters
+
+Z_DISTS = ("normal", "uniform")
+
+
+def draw_codes(rng, n, z_dim, dist="normal", dtype=np.float32):
+    """n codes z ~ p_z: N(0, I) for ``dist="normal"``, U[−1, 1]^Z for ``"uniform"``; array (n, z_dim)."""
+    if dist == "normal":
+        return rng.normal((n, z_dim), dtype=dtype)
+    if dist == "uniform":
+        return rng.uniform((n, z_dim), -1.0, 1.0, dtype=dtype)
+    raise ValueError(f"unknown code distribution {dist!r}; valid: {', '.join(Z_DISTS)}")
+
 
 SAMPLE_SEED = 1234     # fixed noise for every sample grid, so that epochs compare like with like
 MAX_SNAPSHOTS = 5
@@ -129,7 +153,7 @@ class GAN:
         G: Module z (N, z_dim) [, labels] -> x (N, *x_shape).
         D: Module x [, labels] -> logits (N, 1); with ``features(x)`` for feature matching.
         x_shape: shape of one data example.
-        z_dim: size of z ~ N(0, I).
+        z_dim: size of z.
         rng: a :class:`minigen.random.Generator`; every draw of training comes from a child of it.
         loss: one of :data:`.losses.LOSSES`.
         images: data are images in [0, 1] (scaled to [−1, 1] for the networks).
@@ -139,6 +163,8 @@ class GAN:
         d_steps, real_target, clip, gp_weight, instance_noise, noise_anneal,
         historical_averaging, replay, replay_size, swap, swap_every, unroll,
         first_order, joint_batch, pack: the tricks, see the module docstring.
+        z_dist: the codes' prior, "normal" (N(0, I)) or "uniform" (U[−1, 1]^Z).
+        g_ema: β of the moving average of G's parameters that samples come from (0: off).
 
     Raises:
         ValueError: before training, when G's output does not have the data's
@@ -149,7 +175,7 @@ class GAN:
                  optimizer="auto", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), d_steps=1, real_target=1.0,
                  clip=0.01, gp_weight=10.0, instance_noise=0.0, noise_anneal=0, historical_averaging=0.0,
                  replay=0.0, replay_size=1024, swap=0.0, swap_every=100, unroll=0, first_order=False,
-                 joint_batch=False, pack=1):
+                 joint_batch=False, pack=1, z_dist="normal", g_ema=0.0):
         if loss not in L.LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; valid losses: {', '.join(L.LOSSES)}")
         if int(d_steps) < 1:
@@ -170,7 +196,9 @@ class GAN:
             raise ValueError(f"GAN: --pack must be at least 1 (1: no packing), got {pack}")
         if int(pack) > 1 and n_classes:
             raise ValueError("GAN: packing is for unconditional GANs (a pack would mix labels)")
-        self.pack = int(pack)
+        if z_dist not in Z_DISTS:
+            raise ValueError(f"GAN: unknown code distribution {z_dist!r}; valid: {', '.join(Z_DISTS)}")
+        self.pack, self.z_dist = int(pack), z_dist
         self.G, self.D = G, D
         self.x_shape, self.z_dim, self.images = tuple(x_shape), int(z_dim), bool(images)
         self.n_classes = int(n_classes)
@@ -183,6 +211,10 @@ class GAN:
         self.dtype = next(iter(G.parameters())).dtype
         self.rng = mrandom.Generator(rng.spawn_seed())
         self.steps = 0
+        if getattr(G, "ref_size", 0) and z_dist != "normal":
+            # virtual batch norm: the reference codes come from the same prior as every other code
+            G.ref_z = Tensor(backend.to_device(draw_codes(self.rng, G.ref_size, self.z_dim, z_dist, self.dtype),
+                                               G.ref_z.device))
         self.check_networks()
         if optimizer == "auto":
             optimizer = "rmsprop" if loss == "wasserstein" else "adam"
@@ -195,6 +227,9 @@ class GAN:
         self.hist_G = optim.HistoricalAveraging(G.parameters()) if self.hist_weight else None
         self.hist_D = optim.HistoricalAveraging(D.parameters()) if self.hist_weight else None
         self.buffer = ReplayBuffer(replay_size, self.x_shape, self.dtype) if self.replay else None
+        if not 0 <= float(g_ema) < 1:
+            raise ValueError(f"GAN: --g-ema is the moving average's β, in [0, 1) (0: off), got {g_ema}")
+        self.ema_G = optim.ExponentialMovingAverage(G, g_ema) if g_ema else None
         self.snapshots = []      # [(step, {name: array})] of D, for checkpoint swapping
 
     # ----------------------------------------------------------------- checks
@@ -202,7 +237,7 @@ class GAN:
         """Run G and D on two codes and fail with a clear message if the shapes do not fit the data."""
         rng = mrandom.Generator(0)
         device = next(iter(self.G.parameters())).device
-        z = Tensor(backend.to_device(rng.normal((2 * self.pack, self.z_dim), dtype=self.dtype), device))
+        z = Tensor(backend.to_device(draw_codes(rng, 2 * self.pack, self.z_dim, self.z_dist, self.dtype), device))
         y = np.arange(2) % self.n_classes if self.n_classes else None
         modes = [(m, m.training) for m in (self.G, self.D)]
         try:
@@ -233,7 +268,7 @@ class GAN:
 
     # ----------------------------------------------------------------- pieces
     def _z(self, n):
-        return Tensor(backend.to_device(self.rng.normal((n, self.z_dim), dtype=self.dtype),
+        return Tensor(backend.to_device(draw_codes(self.rng, n, self.z_dim, self.z_dist, self.dtype),
                                         next(iter(self.G.parameters())).device))
 
     def _fake_labels(self, n, y_real):
@@ -392,6 +427,8 @@ class GAN:
         for _ in range(self.d_steps):
             out = self.d_step(x, y)
         out.update(self.g_step(x, y))
+        if self.ema_G is not None:
+            self.ema_G.update()
         if self.hist_G is not None:
             self.hist_G.update()
             self.hist_D.update()
@@ -412,12 +449,15 @@ class GAN:
             s["hist_G"], s["hist_D"] = self.hist_G.state_dict(), self.hist_D.state_dict()
         if self.buffer is not None:
             s["replay"] = self.buffer.state_dict()
+        if self.ema_G is not None:
+            s["ema_G"] = self.ema_G.state_dict()
         return s
 
     def load_state_dict(self, state):
         needed = ["G", "D", "opt_G", "opt_D", "rng", "steps", "snapshots"]
         needed += ["hist_G", "hist_D"] if self.hist_G is not None else []
         needed += ["replay"] if self.buffer is not None else []
+        needed += ["ema_G"] if self.ema_G is not None else []
         for key in needed:
             if key not in state:
                 raise KeyError(f"GAN.load_state_dict: the state has no {key!r} entry (keys: {', '.join(state)})")
@@ -436,6 +476,8 @@ class GAN:
             self.hist_D.load_state_dict(state["hist_D"])
         if self.buffer is not None:
             self.buffer.load_state_dict(state["replay"])
+        if self.ema_G is not None:
+            self.ema_G.load_state_dict(state["ema_G"])
 
     # ----------------------------------------------------------------- sampling
     def to_data(self, x):
@@ -443,19 +485,26 @@ class GAN:
         x = backend.to_device(getattr(x, "data", x), "cpu")
         return np.clip((x + 1) / 2, 0, 1) if self.images else x
 
+    @property
+    def sampler(self):
+        """The generator samples come from: G, or its moving average with ``g_ema``."""
+        return self.ema_G.averaged if self.ema_G is not None else self.G
+
     def generate(self, z, y=None):
-        """G(z) in data space, in eval mode, with no graph (z: array (N, z_dim))."""
-        self.G.eval()
+        """G(z) in data space, in eval mode, with no graph (z: array (N, z_dim)); the averaged G with ``g_ema``."""
+        G = self.sampler
+        G.eval()
         try:
             with no_grad():
-                z = backend.to_device(np.asarray(z, dtype=self.dtype), next(iter(self.G.parameters())).device)
-                out = self._G(Tensor(z), y)
+                z = Tensor(backend.to_device(np.asarray(z, dtype=self.dtype), next(iter(G.parameters())).device))
+                out = G(z, y) if self.n_classes else G(z)
         finally:
-            self.G.train()
+            G.train()
         return self.to_data(out)
 
     def codes(self, n, seed=SAMPLE_SEED):
-        return mrandom.Generator(seed).normal((n, self.z_dim), dtype=self.dtype)
+        """n fixed codes from the prior (the same for a given seed): array (n, z_dim)."""
+        return draw_codes(mrandom.Generator(seed), n, self.z_dim, self.z_dist, self.dtype)
 
     def sample(self, n):
         """n samples from fixed noise (conditional: labels 0, 1, …, 9, 0, …)."""

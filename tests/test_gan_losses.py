@@ -230,3 +230,47 @@ def test_wgan_gp_d_loss_adds_the_penalty_on_the_critic():
     eps = gan.rng.uniform((6,), dtype=np.float64)
     want = np.mean(d_fake.data) - np.mean(d_real.data) + L.gradient_penalty(D, xr, xf, eps, 5.0).item()
     assert loss.item() == pytest.approx(want, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- R1 vs PyTorch
+def test_r1_penalty_and_its_gradient_equal_pytorch():
+    """(γ/2) E ‖∇_x l(x)‖² on real points, through tanh (second derivatives of the activation enter)."""
+    torch = pytest.importorskip("torch")
+    rng = minigen.random.Generator(5)
+    lins = [nn.Linear(3, 8, rng=rng, dtype=np.float64), nn.Linear(8, 1, rng=rng, dtype=np.float64)]
+    D = nn.Sequential(lins[0], nn.Tanh(), lins[1])
+    t_D = _torch_mlp(torch, lins, torch.nn.Tanh)
+    xr = np.random.default_rng(2).normal(size=(6, 3))
+    x = Tensor(xr)
+    x.requires_grad = True
+    pen = L.r1_penalty(D(x), x, 0.7)
+    params = list(D.parameters())
+    grads = minigen.grad(pen, params, allow_unused=True)      # the last bias does not move ∇_x l: None
+    tx = torch.from_numpy(xr).requires_grad_(True)
+    (tg,) = torch.autograd.grad(t_D(tx).sum(), tx, create_graph=True)
+    t_pen = 0.35 * (tg * tg).sum(1).mean()
+    t_grads = torch.autograd.grad(t_pen, list(t_D.parameters()), allow_unused=True)
+    assert pen.item() == pytest.approx(t_pen.item(), rel=1e-10) and pen.item() > 1e-3
+    assert [g is None for g in grads] == [tg is None for tg in t_grads] == [False, False, False, True]
+    for g, tg in zip(grads[:3], t_grads[:3]):
+        np.testing.assert_allclose(g.data, tg.numpy(), rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError, match="x_real must require gradients"):
+        L.r1_penalty(D(Tensor(xr)), Tensor(xr), 1.0)
+
+
+def test_r1_is_added_to_ds_updates_but_not_to_the_look_ahead_steps():
+    rng = minigen.random.Generator(3)
+    G = MLPGenerator(2, (2,), hidden=(8,), rng=rng, dtype=np.float64)
+    D = MLPDiscriminator((2,), hidden=(8,), rng=rng, dtype=np.float64)
+    gan = GAN(G, D, (2,), 2, rng, r1=2.0)
+    g = np.random.default_rng(4)
+    xr, xf = Tensor(g.normal(size=(6, 2))), Tensor(g.normal(1, 1, size=(6, 2)))
+    loss, d_real, d_fake = gan.d_loss(xr, None, xf, None)
+    plain = L.bce_d_loss(d_real, d_fake).item()
+    x = Tensor(xr.data)
+    x.requires_grad = True
+    assert loss.item() == pytest.approx(plain + L.r1_penalty(D(x), x, 2.0).item(), rel=1e-12)
+    assert loss.item() > plain + 1e-6
+    assert gan.d_loss(xr, None, xf, None, look_ahead=True)[0].item() == pytest.approx(plain, rel=1e-12)
+    with pytest.raises(ValueError, match="--r1 is the penalty's weight"):
+        GAN(G, D, (2,), 2, rng, r1=-1.0)

@@ -91,6 +91,10 @@ TRICKS = {
     "unroll-first-order": dict(unroll=2, first_order=True),
     "unroll-sgd": dict(unroll=2, optimizer="sgd"),
     "wasserstein-clipping": dict(loss="wasserstein", lr_d=5e-3, lr_g=5e-3),
+    "r1": dict(r1=1.0),
+    "r1-unroll-pack": dict(r1=1.0, unroll=2, pack=2),
+    "g-ema": dict(g_ema=0.9),
+    "uniform-prior": dict(z_dist="uniform"),
     "pack": dict(pack=2),
     "pack-unroll": dict(pack=4, unroll=2),
     "pack-wgan-gp": dict(pack=2, loss="wgan-gp"),
@@ -563,3 +567,17 @@ def test_g_ema_samples_come_from_the_moving_average_of_gs_parameters():
     assert make_gan().ema_G is None
     with pytest.raises(ValueError, match=r"--g-ema is the moving average's β, in \[0, 1\)"):
         make_gan(g_ema=1.0)
+
+
+def test_r1_flattens_d_at_the_real_data():
+    """D trained against a fixed G: with R1 its input gradient at the real points is far smaller."""
+    def grad_norm_at_real(r1):
+        gan = make_gan(seed=2, r1=r1, lr_d=5e-3)
+        for b in batches(150, n=32):
+            gan.d_step(b, None)
+        x = batches(1, n=256, seed=9)[0]
+        x.requires_grad = True
+        (g,) = minigen.grad(F.sum(gan.D(x)), [x])
+        return float(np.mean(np.sqrt(np.sum(g.data ** 2, axis=1))))
+    plain, flat = grad_norm_at_real(0.0), grad_norm_at_real(10.0)
+    assert flat < 0.3 * plain, (plain, flat)

@@ -151,7 +151,7 @@ def build_gan(arch, info, o, rng, conditional=False):
         swap=float(o.get("checkpoint_swap", 0.0)), swap_every=int(o.get("swap_every", 100)),
         unroll=int(o.get("unroll", 0)), first_order=bool(o.get("first_order")),
         joint_batch=bool(o.get("joint_bn_batch")), pack=pack, z_dist=o.get("z_dist") or "normal",
-        g_ema=float(o.get("g_ema") or 0.0))
+        g_ema=float(o.get("g_ema") or 0.0), r1=float(o.get("r1") or 0.0))
     model.info = info
     model.lr_decay, model.total_epochs = float(o.get("lr_decay") or 0.0), int(o.get("epochs") or 0)
     return model
@@ -246,6 +246,8 @@ OPTIONS = (
     ("--clip", dict(type=float, help="WGAN weight clipping c (default 0.01)")),
     ("--gp-weight", dict(type=float, help="WGAN-GP λ (default 10)")),
     ("--z-dim", dict(type=int, help="size of z")),
+    ("--r1", dict(type=float, help="R1: (γ/2) E‖∇_x D(x)‖² on real data added to D's loss, this γ, e.g. 0.1 "
+                                   "(default 0: off)")),
     ("--g-ema", dict(type=float, help="samples from a moving average of G's parameters with this β, e.g. 0.999 "
                                       "(default 0: off)")),
     ("--z-dist", dict(choices=("normal", "uniform"), help="the codes' prior: N(0, I) or U[-1, 1]^Z (default normal)")),

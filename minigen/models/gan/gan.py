@@ -33,6 +33,10 @@ option of :class:`GAN` (its command-line flag in brackets):
   fakes: a G that drops modes makes packs with too few distinct examples,
   which D can see though it cannot in one example. D must be built for
   packed inputs (m times the data's size or channels).
+- ``r1`` [--r1 γ]: the R1 penalty (γ/2) E_x ‖∇_x l(x)‖² on real data is
+  added to J⁽ᴰ⁾ of every D update (Mescheder et al. 2018; :func:`.losses.r1_penalty`).
+  The unrolled GAN's look-ahead steps leave it out: it would add a third
+  order of differentiation to G's backward for a term that only regularises D.
 - ``g_ema`` [--g-ema β]: samples come from an exponential moving average
   of G's parameters, θ̄_G ← β θ̄_G + (1 − β) θ_G after every G update
   (:class:`minigen.optim.ExponentialMovingAverage`; Yazıcı et al. 2019). G
@@ -164,6 +168,7 @@ class GAN:
         historical_averaging, replay, replay_size, swap, swap_every, unroll,
         first_order, joint_batch, pack: the tricks, see the module docstring.
         z_dist: the codes' prior, "normal" (N(0, I)) or "uniform" (U[−1, 1]^Z).
+        r1: γ of the R1 penalty on D's gradient at real data (0: off).
         g_ema: β of the moving average of G's parameters that samples come from (0: off).
 
     Raises:
@@ -175,7 +180,7 @@ class GAN:
                  optimizer="auto", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), d_steps=1, real_target=1.0,
                  clip=0.01, gp_weight=10.0, instance_noise=0.0, noise_anneal=0, historical_averaging=0.0,
                  replay=0.0, replay_size=1024, swap=0.0, swap_every=100, unroll=0, first_order=False,
-                 joint_batch=False, pack=1, z_dist="normal", g_ema=0.0):
+                 joint_batch=False, pack=1, z_dist="normal", g_ema=0.0, r1=0.0):
         if loss not in L.LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; valid losses: {', '.join(L.LOSSES)}")
         if int(d_steps) < 1:
@@ -227,6 +232,9 @@ class GAN:
         self.hist_G = optim.HistoricalAveraging(G.parameters()) if self.hist_weight else None
         self.hist_D = optim.HistoricalAveraging(D.parameters()) if self.hist_weight else None
         self.buffer = ReplayBuffer(replay_size, self.x_shape, self.dtype) if self.replay else None
+        if not float(r1) >= 0:
+            raise ValueError(f"GAN: --r1 is the penalty's weight γ >= 0 (0: off), got {r1}")
+        self.r1 = float(r1)
         if not 0 <= float(g_ema) < 1:
             raise ValueError(f"GAN: --g-ema is the moving average's β, in [0, 1) (0: off), got {g_ema}")
         self.ema_G = optim.ExponentialMovingAverage(G, g_ema) if g_ema else None
@@ -324,10 +332,20 @@ class GAN:
             return out[:n], out[n:]
         return self._D(x_real, y_real, params), self._D(x_fake, y_fake, params)
 
-    def d_loss(self, x_real, y_real, x_fake, y_fake, params=None):
-        """J⁽ᴰ⁾ on one real and one fake batch (noise already added), plus the gradient penalty."""
-        d_real, d_fake = self._d_logits(x_real, y_real, x_fake, y_fake, params)
+    def d_loss(self, x_real, y_real, x_fake, y_fake, params=None, look_ahead=False):
+        """J⁽ᴰ⁾ on one real and one fake batch (noise already added), plus the gradient penalties.
+
+        ``look_ahead``: for the unrolled GAN's look-ahead steps, which leave out the R1 penalty.
+        """
+        r1 = self.r1 and not look_ahead
+        x_in = x_real
+        if r1:
+            x_in = Tensor(x_real.data)          # a leaf, for ∇_x l(x) at the real points
+            x_in.requires_grad = True
+        d_real, d_fake = self._d_logits(x_in, y_real, x_fake, y_fake, params)
         loss = L.d_loss(self.loss, d_real, d_fake, self.real_target)
+        if r1:
+            loss = loss + L.r1_penalty(d_real, x_in, self.r1)
         if self.loss == "wgan-gp":
             # On D's own inputs: with packing, one interpolate and one gradient norm per pack.
             xr, xf = self._packed(x_real), self._packed(x_fake)
@@ -392,7 +410,7 @@ class GAN:
             x_real = self._noisy(x)
 
             def loss_fn(p):
-                return self.d_loss(x_real, y, fake, y_fake, p)[0]
+                return self.d_loss(x_real, y, fake, y_fake, p, look_ahead=True)[0]
             with kept_buffers(self.D):
                 params = unrolled_parameters(self.D, self.opt_D, loss_fn, self.unroll, self.first_order)
                 d_fake = self._D(fake, y_fake, params)

@@ -13,6 +13,12 @@ scalar Tensor to *minimise*. With D(x) = σ(l(x)) (the course's notation):
     J⁽ᴰ⁾ = E_z f(G(z)) − E_x f(x),   J⁽ᴳ⁾ = −E_z f(G(z))
   (the Lipschitz constraint is weight clipping or the gradient penalty below)
 - WGAN-GP (Gulrajani et al. 2017): J⁽ᴰ⁾ + λ E_x̂ (‖∇_x̂ f(x̂)‖₂ − 1)², x̂ = εx + (1 − ε)G(z), ε ~ U[0, 1]
+- R1 (Mescheder et al. 2018, "Which training methods for GANs actually
+  converge?"), a regulariser added to any J⁽ᴰ⁾: (γ/2) E_x ‖∇_x l(x)‖²₂ on
+  the *real* data only. A zero-centred penalty: D is made flat where the
+  data are, so near an equilibrium G's samples sit on the data instead of
+  circling it (without it the game oscillates, even for a Dirac data
+  distribution).
 - hinge (Lim & Ye 2017; Miyato et al. 2018):
     J⁽ᴰ⁾ = E max(0, 1 − f(x)) + E max(0, 1 + f(G(z))),   J⁽ᴳ⁾ = −E f(G(z))
 - least squares (Mao et al. 2017), a = 0, b = c = 1:
@@ -142,6 +148,25 @@ def gradient_penalty(critic, x_real, x_fake, eps, weight=10.0):
     (g,) = _grad(F.sum(out), [x_hat], create_graph=True)
     norms = F.sqrt(F.sum(F.reshape(g * g, (g.shape[0], -1)), axis=1) + 1e-12)
     return weight * F.mean((norms - 1.0) ** 2)
+
+
+def r1_penalty(d_real, x_real, weight):
+    """The R1 term (γ/2) E_x ‖∇_x l(x)‖²₂ on a real batch (Mescheder et al. 2018, eq. 9).
+
+    Args:
+        d_real: D's logits (M, 1) computed from ``x_real`` (M = N, or N/m packs with packing).
+        x_real: the real batch (N, ...), a Tensor with ``requires_grad`` that ``d_real`` was computed from.
+        weight: γ.
+
+    Returns:
+        scalar Tensor, differentiable in D's parameters (the input gradient is taken with
+        ``create_graph=True``: a double backward). With packing the norm is over a whole pack.
+    """
+    if not x_real.requires_grad:
+        raise ValueError("r1_penalty: x_real must require gradients (set x_real.requires_grad = True before D "
+                         "sees it)")
+    (g,) = _grad(F.sum(d_real), [x_real], create_graph=True)
+    return (weight / 2) * F.sum(g * g) / d_real.shape[0]
 
 
 def d_loss(name, d_real, d_fake, real_target=1.0):

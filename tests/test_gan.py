@@ -259,7 +259,11 @@ def test_mlp_gan_defaults_per_dataset():
     assert model_options(spec, {"hidden": "8", "d_hidden": "6"}, "ring8")["d_hidden"] == "6"
     # Run settings per data set (grid25's z, batch and epochs) and per trick on a data set ("with").
     g = model_options(spec, {}, "grid25")
-    assert (g["z_dim"], g["batch_size"], g["epochs"]) == (2, 64, 100)
+    assert (g["z_dim"], g["z_dist"], g["batch_size"], g["epochs"]) == (2, "uniform", 64, 100)
+    mbd = model_options(spec, {"minibatch_discrimination": True}, "grid25")
+    assert (mbd["epochs"], mbd["lr"], mbd["r1"]) == (200, 5e-4, 0.1)
+    assert model_options(spec, {"minibatch_discrimination": True, "r1": 0.0}, "grid25")["r1"] == 0.0
+    assert model_options(spec, {}, "ring8").get("z_dist", "normal") == "normal"
     assert model_options(spec, {"unroll": 5}, "grid25")["epochs"] == 200
     assert model_options(spec, {"unroll": 0}, "grid25")["epochs"] == 100
     assert model_options(spec, {}, "ring8")["batch_size"] == spec.defaults["batch_size"] == 256

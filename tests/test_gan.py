@@ -264,7 +264,8 @@ def test_mlp_gan_defaults_per_dataset():
     assert (mbd["epochs"], mbd["lr"], mbd["r1"]) == (200, 5e-4, 0.1)
     assert model_options(spec, {"minibatch_discrimination": True, "r1": 0.0}, "grid25")["r1"] == 0.0
     assert model_options(spec, {}, "ring8").get("z_dist", "normal") == "normal"
-    assert model_options(spec, {"unroll": 5}, "grid25")["epochs"] == 200
+    unrolled = model_options(spec, {"unroll": 5}, "grid25")
+    assert (unrolled["epochs"], unrolled["r1"], unrolled["g_ema"]) == (200, 0.03, 0.999)
     assert model_options(spec, {"unroll": 0}, "grid25")["epochs"] == 100
     assert model_options(spec, {}, "ring8")["batch_size"] == spec.defaults["batch_size"] == 256
     assert model_options(spec, {"minibatch_discrimination": True}, "ring8")["batch_size"] == 128

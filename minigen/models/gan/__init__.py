@@ -176,10 +176,12 @@ MLP_DATASET_DEFAULTS = {
     # unrolled steps stay cheap. Batch 64: the samples settle on the modes only after many updates; the tricks
     # get twice as many (25,000), the unrolled GAN in about 6 minutes. The game oscillates (from one epoch to
     # the next the modes captured jump by 5-10); the R1 penalty damps it: minibatch discrimination at lr 5e-4
-    # captures 25/25 modes with 93-95 % high-quality samples on every seed with it, 17-25 without.
+    # captures 25/25 modes with 93-95 % high-quality samples on every seed with it, 17-25 without. The unrolled
+    # GAN takes a lighter R1 (it flattens D at the data, so the last corrections of G come slowly) and samples
+    # from the moving average of G (seed 2: 21/25 modes, 85.7 % HQ without either; 25/25, 92.1 % with both).
     "grid25": {"hidden": "256,256,256", "d_hidden": "128,128", "z_dim": 2, "z_dist": "uniform", "batch_size": 64,
                "epochs": 100,
-               "with": {"unroll": {"epochs": 200},
+               "with": {"unroll": {"epochs": 200, "r1": 0.03, "g_ema": 0.999},
                         "minibatch_discrimination": {"epochs": 200, "lr": 5e-4, "r1": 0.1}}},
     "mnist": {"hidden": "256,256"},
 }
@@ -259,7 +261,7 @@ OPTIONS = (
 )
 
 
-_LABELS = {"z_dim": "z", "z_dist": "z prior", "batch_size": "batch"}
+_LABELS = {"z_dim": "z", "z_dist": "--z-dist", "batch_size": "batch", "r1": "--r1", "g_ema": "--g-ema"}
 
 
 def _run_defaults_text():

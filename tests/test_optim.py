@@ -256,6 +256,37 @@ def test_historical_averaging_penalty_value_and_gradient():
     assert float(again.penalty().item()) == pytest.approx(expect, rel=1e-12)
 
 
+# -- exponential moving average of a module ------------------------------------------------------------
+
+def test_exponential_moving_average_of_a_modules_parameters():
+    net = nn.Sequential(nn.Linear(3, 4, rng=minigen.random.Generator(0), dtype=np.float64),
+                        nn.BatchNorm1d(4, dtype=np.float64))
+    ema = optim.ExponentialMovingAverage(net, 0.8)
+    assert ema.averaged is not net and all(not p.requires_grad for p in ema.averaged.parameters())
+    avg = [p.numpy().copy() for p in net.parameters()]
+    r = np.random.default_rng(1)
+    for t in range(1, 31):
+        for p in net.parameters():
+            p.data += r.normal(size=p.shape)
+        net(minigen.tensor(r.normal(size=(8, 3))))              # moves the batch-norm statistics
+        b = min(0.8, (1 + t) / (10 + t))                          # warm-up: 0.18, 0.25, … then 0.8
+        assert ema.rate() == pytest.approx(b)
+        ema.update()
+        avg = [b * a + (1 - b) * p.numpy() for a, p in zip(avg, net.parameters())]
+    for a, p in zip(avg, ema.averaged.parameters()):
+        np.testing.assert_allclose(p.numpy(), a, rtol=1e-12)
+    for (_, a), (_, b) in zip(ema.averaged.named_buffers(), net.named_buffers()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())     # buffers copied
+    again = optim.ExponentialMovingAverage(net, 0.8)
+    again.load_state_dict(ema.state_dict())
+    assert again.count == 30
+    for a, b in zip(again.averaged.parameters(), ema.averaged.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"decay must be in \[0, 1\)"):
+            optim.ExponentialMovingAverage(net, bad)
+
+
 # -- differentiable functional steps ------------------------------------------------------------------
 
 def _in_place_and_functional(opt_cls, step, kw, n_steps=10):

@@ -42,16 +42,21 @@ def params(module):
     return {k: p.data.copy() for k, p in module.named_parameters()}
 
 
-def spy_on_d_inputs(gan):
-    """A list that gets a copy of every input D's forward sees from now on."""
+def spy_on_inputs(net):
+    """A list that gets a copy of every input the network's forward sees from now on."""
     seen = []
-    forward = gan.D.forward
+    forward = net.forward
 
     def spy(x, y=None):
         seen.append(x.data.copy())
         return forward(x, y)
-    gan.D.forward = spy
+    net.forward = spy
     return seen
+
+
+def spy_on_d_inputs(gan):
+    """A list that gets a copy of every input D's forward sees from now on."""
+    return spy_on_inputs(gan.D)
 
 
 def run_steps(gan, n_steps=3, n=16):
@@ -515,13 +520,7 @@ def test_packing_lets_d_see_what_one_example_cannot():
 # ------------------------------------------------------------------------------------------------ the prior
 def test_uniform_prior_draws_every_code_from_the_cube():
     gan = make_gan(z_dist="uniform", g_norm="virtual-batch")
-    seen = []
-    forward = gan.G.forward
-
-    def spy(z, y=None):
-        seen.append(z.data.copy())
-        return forward(z, y)
-    gan.G.forward = spy
+    seen = spy_on_inputs(gan.G)
     run_steps(gan, n_steps=2)
     codes = np.concatenate(seen + [gan.codes(500), gan.G.ref_z.data])
     assert codes.min() >= -1 and codes.max() <= 1

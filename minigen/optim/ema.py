@@ -53,7 +53,7 @@ class ExponentialMovingAverage:
         for avg, p in zip(self.averaged.parameters(), self.module.parameters()):
             avg.data *= avg.data.dtype.type(b)
             avg.data += avg.data.dtype.type(1 - b) * p.data
-        for (name, avg), (_, buf) in zip(self.averaged.named_buffers(), self.module.named_buffers()):
+        for avg, buf in zip(self.averaged.buffers(), self.module.buffers()):
             avg.data[...] = buf.data
         self.count += 1
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..registry import ModelSpec, register
 from . import losses
-from .gan import GAN, SAMPLE_SEED
+from .gan import GAN, SAMPLE_SEED, Z_DISTS
 from .networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 __all__ = ["GAN", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "losses",
@@ -257,7 +257,7 @@ OPTIONS = (
                                    "(default 0: off)")),
     ("--g-ema", dict(type=float, help="samples from a moving average of G's parameters with this β, e.g. 0.999 "
                                       "(default 0: off)")),
-    ("--z-dist", dict(choices=("normal", "uniform"), help="the codes' prior: N(0, I) or U[-1, 1]^Z (default normal)")),
+    ("--z-dist", dict(choices=Z_DISTS, help="the codes' prior: N(0, I) or U[-1, 1]^Z (default normal)")),
 )
 
 

@@ -286,8 +286,10 @@ class GAN:
         return y_real if y_real is not None and len(y_real) == n else \
             np.asarray(self.rng.integers(0, self.n_classes, size=n)).astype(np.int64)
 
-    def _G(self, z, y):
-        return self.G(z, y) if self.n_classes else self.G(z)
+    def _G(self, z, y, G=None):
+        """G(z) [with labels y]; ``G`` another generator of the same kind (the moving average) instead."""
+        G = self.G if G is None else G
+        return G(z, y) if self.n_classes else G(z)
 
     def _packed(self, x):
         """(N, d, ...) → (N/m, m·d, ...): m consecutive examples joined along the first data axis (PacGAN)."""
@@ -515,7 +517,7 @@ class GAN:
         try:
             with no_grad():
                 z = Tensor(backend.to_device(np.asarray(z, dtype=self.dtype), next(iter(G.parameters())).device))
-                out = G(z, y) if self.n_classes else G(z)
+                out = self._G(z, y, G)
         finally:
             G.train()
         return self.to_data(out)
